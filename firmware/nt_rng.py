@@ -1,0 +1,24 @@
+# SPEC section 12: the shared counter-based generator (murmur3 fmix32).
+# The 32-bit constants are big ints on a board (no const()): slower but exact.
+_RNG_GOLDEN = 0x9E3779B9
+_RNG_MUL1 = 0x85EBCA6B
+_RNG_MUL2 = 0xC2B2AE35
+_M32 = 0xFFFFFFFF
+
+
+def mix32(h):
+    h ^= h >> 16
+    h = (h * _RNG_MUL1) & _M32
+    h ^= h >> 13
+    h = (h * _RNG_MUL2) & _M32
+    return h ^ (h >> 16)
+
+
+def draw(seed, stream, a, b):
+    """Unsigned 32-bit draw at the coordinates (stream, a, b) for the chip seed."""
+    return mix32(mix32(mix32((seed + stream * _RNG_GOLDEN) & _M32) ^ (a & _M32)) ^ (b & _M32))
+
+
+def sym(seed, stream, a, b, amp):
+    """A draw mapped to -amp..amp (SPEC section 8)."""
+    return draw(seed, stream, a, b) % (2 * amp + 1) - amp

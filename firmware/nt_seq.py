@@ -1,0 +1,218 @@
+# SPEC sections 5 and 11: the sequencer and the tick loop.  A board imports only
+# the cores and units the image's feature bits ask for.
+from struct import unpack_from
+try:
+    from micropython import const
+except ImportError:
+    def const(x):
+        return x
+
+_OP_HALT = const(0)
+_OP_RUN = const(1)
+_OP_INJECT = const(2)
+_OP_PLAY = const(3)
+_OP_LEARN = const(4)
+_OP_SETW = const(5)
+_OP_REWARD = const(6)
+_OP_LOOP = const(7)
+_OP_ENDLOOP = const(8)
+_OP_JMP = const(9)
+_OP_RESET = const(10)
+_OP_MARK = const(11)
+_CORE_TDMAC = const(2)
+_FEAT_LIF = const(1)
+_FEAT_TDMAC = const(2)
+_FEAT_ROUTER = const(4)
+_ALL_TILES = const(255)
+_NO_ARRIVAL = const(65535)
+_SPIKE_COUNT_MAX = const(255)
+_SPIKE_EVENT_SIZE = const(6)
+_MAX_STEPS_WITHOUT_TICK = const(100000)
+SPIKE_EVENT_FMT = '<HBBH'
+
+
+def start(c):
+    """Sequencer state and the per-tile core functions of a freshly loaded chip."""
+    c.pc = c.left = c.tk = c.S = c.steps = 0
+    c.ls = []
+    c.pend = []
+    c.pl = []
+    if c.f & _FEAT_LIF:
+        import nt_lif
+    if c.f & _FEAT_TDMAC:
+        import nt_tdm
+    c.core = []
+    for t in c.tiles:
+        f = None
+        if t is not None:
+            f = nt_tdm.step if t.core == _CORE_TDMAC else nt_lif.step
+        c.core.append(f)
+    if c.f & _FEAT_ROUTER:
+        import nt_rtr
+        nt_rtr.init(c)
+
+
+def ended(c):
+    return c.pc >= len(c.ip) and not c.left
+
+
+def sel(c, ti):
+    return [t for t in c.tiles if t is not None] if ti == _ALL_TILES else [c.tiles[ti]]
+
+
+def run(c, n, out, hashing=False):
+    """Run the program for at most n more ticks; return how many ran.
+
+    It stops at halt or the end of the program, or before a tick past n
+    (instructions up to that tick's `run` do execute).  ``out`` receives the
+    results tick by tick: inp, spike, probe, pkt, mark and tick callbacks.
+    """
+    done = 0
+    P = c.P
+    while True:
+        if c.left:
+            if done >= n:
+                return done
+            tick(c, out, hashing)
+            done += 1
+            c.steps = 0
+            c.left -= 1
+            if not c.left:
+                c.pc += 1
+            continue
+        if c.pc >= len(c.ip):
+            return done
+        c.steps += 1
+        if c.steps > _MAX_STEPS_WITHOUT_TICK:
+            raise RuntimeError('sequencer loops without run (pc %d)' % c.pc)
+        i = c.ip[c.pc]
+        op = P[i]
+        a = unpack_from(c.fm[op], P, i + 1)
+        c.pc += 1
+        if op == _OP_RUN:
+            c.left = a[0]
+            c.pc -= 1
+        elif op == _OP_HALT:
+            c.pc = len(c.ip)
+        elif op == _OP_INJECT:
+            c.pend.append(a)
+        elif op == _OP_PLAY:
+            sb = c.sb
+            nb = unpack_from('<H', sb, 0)[0]
+            e0, e1 = unpack_from('<II', sb, 2 + 4 * a[0])
+            b = [c.tk, e0, e1, 2 + 4 * (nb + 1)]
+            events(c, b, c.pend)  # its dtick-0 events are scheduled now
+            c.pl.append(b)
+        elif op == _OP_LEARN:
+            for t in sel(c, a[0]):
+                if t.sp is not None:
+                    t.lr = a[1]
+        elif op == _OP_SETW:
+            t = c.tiles[a[0]]
+            j = a[1] * t.N + a[2]
+            v = max(-t.wm, min(t.wm, a[3]))
+            if t.w[j] != v:
+                t.w[j] = v
+                if t.we is not t.w:
+                    import nt_noise
+                    nt_noise.weff(c, a[0], t, j)
+        elif op == _OP_REWARD:
+            for t in sel(c, a[0]):
+                t.R = a[1]
+        elif op == _OP_LOOP:
+            c.ls.append(a[0])
+        elif op == _OP_ENDLOOP:
+            c.ls[-1] -= 1
+            if c.ls[-1]:
+                c.pc = a[0]
+            else:
+                c.ls.pop()
+        elif op == _OP_JMP:
+            c.pc = a[0]
+        elif op == _OP_RESET:
+            for t in sel(c, a[0]):
+                for j in range(t.N):
+                    if t.core == _CORE_TDMAC:
+                        t.q[j] = t.d[j] = 0
+                    else:
+                        t.v[j] = t.u[j] = t.ref[j] = 0
+        elif op == _OP_MARK:
+            out.mark(c.tk, a[0])
+
+
+def events(c, b, ext):
+    """Move the events of playing block b = [start, next, end, base] due this tick to ext."""
+    while b[1] < b[2]:
+        d, ti, ax, o = unpack_from(SPIKE_EVENT_FMT, c.sb, b[3] + _SPIKE_EVENT_SIZE * b[1])
+        if d != c.tk - b[0]:
+            return
+        ext.append((ti, ax, o))
+        b[1] += 1
+
+
+def tick(c, out, hashing):
+    tk = c.tk
+    ts = c.tiles
+    # 1. inputs: blocks played before the last tick, then what was scheduled since
+    ext = []
+    for b in c.pl:
+        events(c, b, ext)
+    c.pl = [b for b in c.pl if b[1] < b[2]]
+    ext.extend(c.pend)
+    c.pend = []
+    for ti, a, o in ext:
+        out.inp(tk, ti, a, o)
+        t = ts[ti]
+        if t.core == _CORE_TDMAC:
+            if o < t.arr[a]:
+                t.arr[a] = o
+        elif t.cnt[a] < _SPIKE_COUNT_MAX:
+            t.cnt[a] += 1
+    # 2. cores
+    fl = []
+    for ti in range(len(ts)):
+        t = ts[ti]
+        f = None
+        if t is not None:
+            f = c.core[ti](c, ti, t, tk)
+            t.nup += t.N
+            for x in f:
+                out.spike(tk, x >> 8, ti, x & 255)
+        fl.append(f)
+    # 3. probes
+    pr = c.pr
+    for i in range(0, len(pr), 2):
+        t = ts[pr[i]]
+        n = pr[i + 1]
+        if t.core == _CORE_TDMAC:
+            out.probe(tk, i >> 1, t.d[n], 0)
+        else:
+            out.probe(tk, i >> 1, t.v[n], t.u[n])
+    # 4. learning, then the input buffers are cleared
+    for ti in range(len(ts)):
+        t = ts[ti]
+        if t is None:
+            continue
+        if t.sp is not None and t.lr:
+            import nt_stdp
+            nt_stdp.learn(c, ti, t, tk, fl[ti])
+        t.R = 0
+        if t.core == _CORE_TDMAC:
+            for k in range(t.A):
+                t.arr[k] = _NO_ARRIVAL
+        else:
+            for k in range(t.A):
+                t.cnt[k] = 0
+    # 5. routing
+    stall = drop = 0
+    if c.f & _FEAT_ROUTER:
+        import nt_rtr
+        stall, drop = nt_rtr.route(c, tk, c.S, fl, out)
+    # 6. bookkeeping
+    h = -1
+    if hashing:
+        import nt_hash
+        h = nt_hash.state(c)
+    out.tick(tk, c.S, stall, drop, h)
+    c.S += c.K + stall
+    c.tk = tk + 1
