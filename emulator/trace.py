@@ -124,7 +124,7 @@ class Trace:
             raise
         except (OSError, ValueError, EOFError, zipfile.BadZipFile, KeyError) as e:
             raise TraceError("cannot read trace %s: %s" % (path, e)) from None
-        if raw.shape != () or raw.dtype.kind != "U":
+        if not isinstance(raw, np.ndarray) or raw.shape != () or raw.dtype.kind != "U":
             raise TraceError("%s: meta is not a JSON string" % path)
         try:
             meta = json.loads(str(raw))
@@ -182,17 +182,22 @@ class Trace:
             return {"what": "meta", "key": key, "self": ma.get(key), "other": mb.get(key)}
         a, b = self.arrays, other.arrays
         # spikes first: the most telling difference, with its place in time and space
-        sa = [tuple(int(x) for x in r) for r in zip(a["spk_tick"], a["spk_tile"], a["spk_offset"], a["spk_neuron"])]
-        sb = [tuple(int(x) for x in r) for r in zip(b["spk_tick"], b["spk_tile"], b["spk_offset"], b["spk_neuron"])]
-        if sa != sb:
-            i = next((i for i, (x, y) in enumerate(zip(sa, sb)) if x != y), min(len(sa), len(sb)))
-            first = min(x for x in (sa[i] if i < len(sa) else None, sb[i] if i < len(sb) else None) if x)
+        cols = ("spk_tick", "spk_tile", "spk_offset", "spk_neuron")
+        if not all(np.array_equal(a[c], b[c]) for c in cols):
+            ka = np.stack([np.asarray(a[c], np.int64) for c in cols], axis=1)
+            kb = np.stack([np.asarray(b[c], np.int64) for c in cols], axis=1)
+            n = min(len(ka), len(kb))
+            bad = np.flatnonzero(np.any(ka[:n] != kb[:n], axis=1))
+            i = int(bad[0]) if len(bad) else n
+            cand = [tuple(int(x) for x in k[i]) for k in (ka, kb) if i < len(k)]
+            first = min(cand)
             tick, tile, offset, neuron = first
             ts = a["tick_start"]
             return {"what": "spike", "index": i, "tick": tick, "tile": tile, "offset": offset,
                     "neuron": neuron,
                     "cycle": int(ts[tick]) + offset if tick < len(ts) else None,
-                    "in_self": first in sa[i:i + 1], "in_other": first in sb[i:i + 1]}
+                    "in_self": i < len(ka) and tuple(ka[i]) == first,
+                    "in_other": i < len(kb) and tuple(kb[i]) == first}
         for name in sorted(set(a) | set(b)):
             if name.startswith("spk_"):
                 continue
