@@ -198,8 +198,11 @@ def validate(prog: Program) -> None:
             _check_record(isa.STDP, t.stdp, where + " stdp")
             if t.core != isa.CORE_LIF:
                 raise ImageError("%s: STDP needs a LIF tile" % where)
-            if t.stdp["wmin"] > t.stdp["wmax"]:
-                raise ImageError("%s stdp: wmin %d > wmax %d" % (where, t.stdp["wmin"], t.stdp["wmax"]))
+            lo, hi = max(t.stdp["wmin"], -t.wmax), min(t.stdp["wmax"], t.wmax)
+            if lo > hi:
+                raise ImageError("%s stdp: the clamp range wmin..wmax = %d..%d leaves no weight of "
+                                 "a %d-bit tile (-%d..%d)" % (where, t.stdp["wmin"], t.stdp["wmax"],
+                                                             t.params["wbits"], t.wmax, t.wmax))
     if len(prog.probes) > 0xFFFF:
         raise ImageError("probes: at most 65535")
     for ti, n in prog.probes:

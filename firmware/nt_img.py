@@ -134,7 +134,7 @@ def load(d, seed=None):
             t.N = m = p[_TILE_NEURONS]
             t.wm = (1 << (p[_TILE_WBITS] - 1)) - 1
             t.w = t.ro = t.sp = None
-            t.R = t.lr = t.nz = t.syn = t.mac = t.nup = t.sup = t.hops = 0
+            t.R = t.lr = t.nz = t.syn = t.mac = t.nup = t.sup = 0
             if t.core == _CORE_TDMAC:
                 t.q = zeros('i', m)
                 t.d = zeros('i', m)

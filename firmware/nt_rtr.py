@@ -109,7 +109,6 @@ def route(c, tk, S, fl, out):
                 busy -= 1
             else:
                 k[6] += 1
-                ts[ti].hops += 1
                 mv.append((ti + step[op], (op + 1) % 4 + 1, k))
         for ti in inj:
             mv.append((ti, _PORT_LOCAL, oq[ti][hd[ti]]))

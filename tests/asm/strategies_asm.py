@@ -68,6 +68,9 @@ def tiles(draw, window: int):
         stdp = {f.name: _field_value(draw, f) for f in isa.STDP.fields}
         if stdp["wmin"] > stdp["wmax"]:
             stdp["wmin"], stdp["wmax"] = stdp["wmax"], stdp["wmin"]
+        # the clamp range must meet the tile's own range (the loader refuses an empty one)
+        stdp["wmin"] = min(stdp["wmin"], wmax)
+        stdp["wmax"] = max(stdp["wmax"], -wmax)
     return image.Tile(params=p, weights=w, routes=[[] for _ in range(p["neurons"])], stdp=stdp)
 
 
