@@ -37,7 +37,7 @@ def register(sub) -> None:
                     "emulator backend, print a summary (ticks, cycles, spikes per tile, "
                     "late/dropped spikes, router latency, learning, energy) and optionally "
                     "write the trace.",
-        epilog="Example: neurotile run programs/hello_lif.spk --trace hello.npz --view")
+        epilog="Example: neurotile run programs/demo.spk --trace demo.npz --view")
     p.add_argument("program", help="program: PROG.spk or PROG.bin")
     p.add_argument("--trace", metavar="OUT", help="write the trace (.npz, written atomically)")
     p.add_argument("--ticks", type=_ticks, metavar="N",
