@@ -13,6 +13,8 @@ import argparse
 import importlib
 import sys
 
+from emulator.errors import UserError  # re-exported: commands raise it
+
 # Modules that provide subcommands, in the order `--help` lists them.
 COMMAND_MODULES = (
     "emulator.commands.asm",
@@ -23,8 +25,6 @@ COMMAND_MODULES = (
 )
 
 
-class UserError(Exception):
-    """A problem with the user's input or environment: reported, not traced."""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -53,7 +53,7 @@ def register(sub) -> None:
 
 
 def _check_output_path(path: str) -> None:
-    from emulator.cli import UserError
+    from emulator.errors import UserError
 
     folder = os.path.dirname(os.path.abspath(path)) or "."
     if os.path.isdir(path):
@@ -163,7 +163,7 @@ def main(args) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     from emulator import api
-    from emulator.cli import UserError
+    from emulator.errors import UserError
 
     if args.trace:
         _check_output_path(args.trace)
