@@ -52,7 +52,7 @@ def write_atomic(path: str, data: bytes) -> None:
 
 def run_asm(args) -> int:
     from emulator import asm
-    from emulator.cli import UserError
+    from emulator.errors import UserError
 
     out = args.output or os.path.splitext(args.source)[0] + ".bin"
     try:
@@ -81,7 +81,7 @@ def run_asm(args) -> int:
 def run_disasm(args) -> int:
     from emulator import image
     from emulator.asm import disassemble
-    from emulator.cli import UserError
+    from emulator.errors import UserError
 
     try:
         with open(args.image, "rb") as fh:

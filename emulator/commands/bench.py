@@ -41,7 +41,7 @@ def main(args) -> int:
     import subprocess
     import sys
 
-    from emulator.cli import UserError
+    from emulator.errors import UserError
 
     runner = _runner_path()
     if runner is None:

@@ -37,7 +37,7 @@ def register(sub) -> None:
 
 
 def run(args) -> int:
-    from emulator.cli import UserError
+    from emulator.errors import UserError
 
     if len(args.traces) > 2:
         raise UserError("view takes one trace, or two to compare (got %d)" % len(args.traces))
