@@ -223,6 +223,8 @@ def programs(draw, max_side=4, max_axons=8, max_neurons=8, max_ticks=MAX_TICKS, 
     hot = live[int(rng.integers(0, len(live)))] if draw(st.integers(0, 2)) == 0 else None
     if hot is not None:
         fanout = 3
+        if len(live) > 1:           # two or more inputs into one router: room to queue
+            prog.chip["fifo_depth"] = max(2, prog.chip["fifo_depth"])
     for ti in live:
         t = prog.tiles[ti]
         if fanout == 0 or (hot is None and rng.integers(0, 3) == 0):
