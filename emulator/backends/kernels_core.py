@@ -23,8 +23,8 @@ TP_CORE, TP_A, TP_N, TP_WOFF, TP_NOFF, TP_AOFF = 0, 1, 2, 3, 4, 5
 TP_VTH, TP_BIAS, TP_DU, TP_DV, TP_REFR, TP_RESET, TP_WSHIFT = 6, 7, 8, 9, 10, 11, 12
 TP_CHARGE, TP_THETA, TP_TIN, TP_RAMP, TP_RCSHIFT, TP_RAIL = 13, 14, 15, 16, 17, 18
 TP_QUANT, TP_VAR, TP_CMPOFF, TP_CMPNOISE, TP_WMAXB, TP_NOISY = 19, 20, 21, 22, 23, 24
-TP_STDP, TP_EOFF = 25, 26
-TP_COLS = 27
+TP_STDP, TP_EOFF, TP_INRANGE = 25, 26, 27
+TP_COLS = 28
 
 SP_MODE, SP_PREINC, SP_POSTINC, SP_PRESHIFT, SP_POSTSHIFT = 0, 1, 2, 3, 4
 SP_APLUS, SP_AMINUS, SP_F, SP_STOCH, SP_LO, SP_HI, SP_ESHIFT, SP_RSHIFT = 5, 6, 7, 8, 9, 10, 11, 12
@@ -154,88 +154,68 @@ def weff_of(wv, quant, wmaxb, variation, e):
     return wq
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def set_weight(tp, t, idx, value, w, weff, var_e):
     """Program crossing ``idx`` (global index) of tile ``t`` and refresh its w_eff."""
     w[idx] = value
     if tp[t, TP_NOISY] != 0:
         weff[idx] = weff_of(value, tp[t, TP_QUANT], tp[t, TP_WMAXB], tp[t, TP_VAR], var_e[idx])
-    else:
-        weff[idx] = value
+    # else w_eff = w: the cores read w itself (weff is only kept for noisy tiles)
 
 
 # ---------------------------------------------------------------------------
-# synaptic accumulation: the hot loop.  Kept tiny so that LLVM vectorises it
-# (int16 row sign-extended into an int32 accumulator).
-# ---------------------------------------------------------------------------
-@njit(cache=True, inline="always")
-def add_row(acc, weff, base, n):
-    # a slice, not weff[base + i]: numba's negative-index wraparound check on a
-    # computed index would stop LLVM from vectorising the loop (16x slower)
-    row = weff[base:base + n]
-    for i in range(n):
-        acc[i] += row[i]
-
-
-@njit(cache=True, inline="always")
-def add_row_scaled(acc, weff, base, n, c):
-    row = weff[base:base + n]
-    for i in range(n):
-        acc[i] += c * row[i]
-
-
-@njit(cache=True, inline="always")
-def add_row64_scaled(acc, weff, base, n, c):
-    row = weff[base:base + n]
-    for i in range(n):
-        acc[i] += c * row[i]
-
-
-# ---------------------------------------------------------------------------
-# LIF core (SPEC 6)
+# synaptic accumulation: the hot loop.  Kept tiny so that LLVM vectorises it.
+# ``wsrc`` is the tile's weight array as the core reads it: the programmed int8
+# weights ``w`` when the tile has no device non-idealities (then w_eff = w and
+# ``weff`` is not even allocated), else the int16 ``weff``.  ``acc`` is int16
+# when the tick's sum cannot overflow it (checked by the caller), else int32:
+# an int8 row into an int16 accumulator is 4x fewer bytes per lane than int16
+# into int32.  Each (acc, wsrc) dtype pair is its own specialisation.
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def lif_tile(t, tk, tp, weff, v, u, ref, cmp_off, cnt, act_list, act_n,
-             fired_n, fired_off, fired_cnt, acc, thr_noise, fire, noise_base, counters):
-    """One LIF tile, phase 2. ``thr_noise`` (int64 [256], zero) and ``fire`` (bool
-    [256]) are scratch."""
-    nn = tp[t, TP_N]
-    woff = tp[t, TP_WOFF]
-    noff = tp[t, TP_NOFF]
-    aoff = tp[t, TP_AOFF]
+def accumulate(acc, wsrc, woff, nn, act_list, aoff, nact, cnt):
+    """acc[:nn] = sum over the active axons k of cnt[k] * row k."""
+    # Loops written out, no helper taking arrays: every call of a jitted function
+    # with array arguments (also inline="always" ones) costs an NRT incref/decref
+    # pair per array (~5 ns each), per row or per event in a loop.  Slices, not
+    # wsrc[base + i]: numba's negative-index wraparound check on a computed index
+    # stops LLVM from vectorising the loop (16x slower).
     acc[:nn] = 0
-    nact = act_n[t]
-    spikes_in = 0
+    a = acc[:nn]
     for i in range(nact):
         k = act_list[aoff + i]
         c = cnt[aoff + k]
-        spikes_in += c
+        base = woff + k * nn
+        row = wsrc[base:base + nn]
         if c == 1:
-            add_row(acc, weff, woff + k * nn, nn)
+            for n in range(nn):
+                a[n] += row[n]
         else:
-            add_row_scaled(acc, weff, woff + k * nn, nn, np.int32(c))
-    counters[C_SYN, t] += spikes_in * nn
-    counters[C_NEURON, t] += nn
+            for n in range(nn):
+                a[n] += c * row[n]
 
-    du = tp[t, TP_DU]
-    dv = tp[t, TP_DV]
-    wshift = tp[t, TP_WSHIFT]
-    bias = tp[t, TP_BIAS]
-    vth = tp[t, TP_VTH]
-    refractory = tp[t, TP_REFR]
-    reset_zero = tp[t, TP_RESET] == RESET_ZERO
-    cmp_noise = tp[t, TP_CMPNOISE]
-    if cmp_noise != 0:
-        for n in range(nn):
-            r = mix32(noise_base ^ ((t << 16) | n))
-            thr_noise[n] = (r % (2 * cmp_noise + 1)) - cmp_noise
+
+@njit(cache=True)
+def lif_neurons_fast(acc, vs, us, fire, nn, wshift, bias, vth, mv, reset_zero):
+    """The common LIF tile: du = 4096 (u is this tick's input), refractory = 0 (ref
+    stays 0, so it is neither read nor written), no comparator offset or noise."""
+    for n in range(nn):
+        uu = min(max(np.int64(acc[n]) << wshift, STATE_MIN), STATE_MAX)
+        old = vs[n]
+        vv = min(max(decay_m(old, mv) + uu + bias, STATE_MIN), STATE_MAX)
+        f = vv >= vth
+        # fired: vv >= vth, so vv - vth >= 0 needs no saturation
+        after = 0 if reset_zero else vv - vth
+        vs[n] = after if f else vv
+        us[n] = uu
+        fire[n] = f
+
+
+@njit(cache=True)
+def lif_neurons(acc, vs, us, rs, cs, thr_noise, fire, nn, du, dv, wshift, bias, vth,
+                refractory, reset_zero):
     # Branch-free neuron loops (selects instead of jumps) so that LLVM vectorises
     # them; the common case (memoryless current, no leak) needs no multiplication.
-    # (slices again, for the same reason as in add_row)
-    vs = v[noff:noff + nn]
-    us = u[noff:noff + nn]
-    rs = ref[noff:noff + nn]
-    cs = cmp_off[noff:noff + nn]
     if du == 4096 and dv == 0:
         for n in range(nn):
             uu = min(max(np.int64(acc[n]) << wshift, STATE_MIN), STATE_MAX)
@@ -253,7 +233,8 @@ def lif_tile(t, tk, tp, weff, v, u, ref, cmp_off, cnt, act_list, act_n,
         mu = np.int32(4096 - du)
         mv = np.int32(4096 - dv)
         for n in range(nn):
-            uu = min(max(decay_m(us[n], mu) + (np.int64(acc[n]) << wshift), STATE_MIN), STATE_MAX)
+            uu = min(max(decay_m(us[n], mu) + (np.int64(acc[n]) << wshift), STATE_MIN),
+                     STATE_MAX)
             us[n] = uu
             r = rs[n]
             old = vs[n]
@@ -264,9 +245,68 @@ def lif_tile(t, tk, tp, weff, v, u, ref, cmp_off, cnt, act_list, act_n,
             vs[n] = vv if r <= 0 else old
             rs[n] = refractory if f else (r - 1 if r > 0 else 0)
             fire[n] = f
-    if cmp_noise != 0:
-        for n in range(nn):
-            thr_noise[n] = 0
+
+
+# ---------------------------------------------------------------------------
+# LIF core (SPEC 6)
+# ---------------------------------------------------------------------------
+@njit(cache=True)
+def lif_tile(t, tk, tp, wsrc, v, u, ref, cmp_off, cnt, act_list, act_n,
+             fired_n, fired_off, fired_cnt, acc, acc16, thr_noise, fire, noise_base, counters):
+    """One LIF tile, phase 2. ``wsrc``: see accumulate. ``acc`` (int32 [256]),
+    ``acc16`` (int16 [256]), ``thr_noise`` (int64 [256], zero) and ``fire`` (bool
+    [256]) are scratch."""
+    nn = tp[t, TP_N]
+    woff = tp[t, TP_WOFF]
+    noff = tp[t, TP_NOFF]
+    aoff = tp[t, TP_AOFF]
+    nact = act_n[t]
+    spikes_in = 0
+    for i in range(nact):
+        spikes_in += cnt[aoff + act_list[aoff + i]]
+    counters[C_SYN, t] += spikes_in * nn
+    counters[C_NEURON, t] += nn
+    # |w_eff| <= wmax (no non-idealities) or 2 * wmax (section 8): the sum of the
+    # tick fits int16 when spikes_in * that bound does
+    wabs = tp[t, TP_WMAXB] * (2 if tp[t, TP_NOISY] != 0 else 1)
+    use16 = spikes_in * wabs <= 32767
+
+    du = tp[t, TP_DU]
+    dv = tp[t, TP_DV]
+    wshift = tp[t, TP_WSHIFT]
+    bias = tp[t, TP_BIAS]
+    vth = tp[t, TP_VTH]
+    refractory = tp[t, TP_REFR]
+    reset_zero = tp[t, TP_RESET] == RESET_ZERO
+    cmp_noise = tp[t, TP_CMPNOISE]
+    vs = v[noff:noff + nn]
+    us = u[noff:noff + nn]
+    if du == 4096 and refractory == 0 and cmp_noise == 0 and tp[t, TP_CMPOFF] == 0:
+        mv = np.int32(4096 - dv)
+        if use16:
+            accumulate(acc16, wsrc, woff, nn, act_list, aoff, nact, cnt)
+            lif_neurons_fast(acc16, vs, us, fire, nn, wshift, bias, vth, mv, reset_zero)
+        else:
+            accumulate(acc, wsrc, woff, nn, act_list, aoff, nact, cnt)
+            lif_neurons_fast(acc, vs, us, fire, nn, wshift, bias, vth, mv, reset_zero)
+    else:
+        if cmp_noise != 0:
+            for n in range(nn):
+                r = mix32(noise_base ^ ((t << 16) | n))
+                thr_noise[n] = (r % (2 * cmp_noise + 1)) - cmp_noise
+        rs = ref[noff:noff + nn]
+        cs = cmp_off[noff:noff + nn]
+        if use16:
+            accumulate(acc16, wsrc, woff, nn, act_list, aoff, nact, cnt)
+            lif_neurons(acc16, vs, us, rs, cs, thr_noise, fire, nn, du, dv, wshift, bias, vth,
+                        refractory, reset_zero)
+        else:
+            accumulate(acc, wsrc, woff, nn, act_list, aoff, nact, cnt)
+            lif_neurons(acc, vs, us, rs, cs, thr_noise, fire, nn, du, dv, wshift, bias, vth,
+                        refractory, reset_zero)
+        if cmp_noise != 0:
+            for n in range(nn):
+                thr_noise[n] = 0
     # branch-free compaction of the fired neurons (a branch per neuron costs 4x more)
     fn = fired_n[noff:noff + nn]
     nf = 0
@@ -281,7 +321,7 @@ def lif_tile(t, tk, tp, weff, v, u, ref, cmp_off, cnt, act_list, act_n,
 # TD-MAC core (SPEC 7)
 # ---------------------------------------------------------------------------
 @njit(cache=True)
-def tdmac_tile(t, tk, window, tp, weff, qfinal, dval, cmp_off, arr, act_list, act_n,
+def tdmac_tile(t, tk, window, tp, wsrc, qfinal, dval, cmp_off, arr, act_list, act_n,
                fired_n, fired_off, fired_cnt, dacc, gp, gn, fc, noise_base, counters):
     nn = tp[t, TP_N]
     woff = tp[t, TP_WOFF]
@@ -307,7 +347,11 @@ def tdmac_tile(t, tk, window, tp, weff, qfinal, dval, cmp_off, arr, act_list, ac
             k = act_list[aoff + i]
             a = arr[aoff + k]
             if a < t_in:
-                add_row64_scaled(dacc, weff, woff + k * nn, nn, t_in - a)
+                x = t_in - a
+                base = woff + k * nn
+                row = wsrc[base:base + nn]
+                for n in range(nn):
+                    dacc[n] += x * row[n]
         fire_len = window - t_in
         for n in range(nn):
             g = noff + n
@@ -356,7 +400,7 @@ def tdmac_tile(t, tk, window, tp, weff, qfinal, dval, cmp_off, arr, act_list, ac
                 k = keys[p] % 1024
                 base = woff + k * nn
                 for n in range(nn):
-                    wv = np.int64(weff[base + n])
+                    wv = np.int64(wsrc[base + n])
                     if wv > 0:
                         gp[n] += wv
                     else:
@@ -438,6 +482,9 @@ def stdp_tile(t, tk, tp, sp, w, weff, var_e, xtr, ytr, elig, act_list, act_n,
     lo = sp[t, SP_LO]
     hi = sp[t, SP_HI]
     noisy = tp[t, TP_NOISY]
+    quant = tp[t, TP_QUANT]
+    wmaxb = tp[t, TP_WMAXB]
+    variation = tp[t, TP_VAR]
     need_draw = stoch != 0 and f > 0
     half = (1 << (f - 1)) if f > 0 else 0
 
@@ -458,7 +505,10 @@ def stdp_tile(t, tk, tp, sp, w, weff, var_e, xtr, ytr, elig, act_list, act_n,
     sbase = mix32(base_stdp ^ (tk & M32)) if need_draw else 0
 
     if mode == STDP_PAIR:
+        # fast: no stochastic rounding and w_eff = w (only w is stored)
+        fast = not need_draw and noisy == 0
         # rows of the pre-spiking axons: every neuron of the row is touched
+        qs = in_q[:nn]
         for i in range(n_p):
             k = act_list[aoff + i]
             xk = xtr[aoff + k] + pre_inc
@@ -466,39 +516,56 @@ def stdp_tile(t, tk, tp, sp, w, weff, var_e, xtr, ytr, elig, act_list, act_n,
                 xk = TRACE_MAX
             pot = a_plus * xk
             base = woff + k * nn
-            if not need_draw and noisy == 0:
+            if fast:
                 wrow = w[base:base + nn]
-                erow = weff[base:base + nn]
-                for n in range(nn):
-                    dfix = pot * in_q[n] - a_minus * ys[n]
-                    if f > 0:
-                        dfix = (dfix + half) >> f
-                    nw = clamp(wrow[n] + dfix, lo, hi)
-                    wrow[n] = nw
-                    erow[n] = nw
+                if f > 0:
+                    for n in range(nn):
+                        dfix = pot * qs[n] - a_minus * ys[n]
+                        wrow[n] = clamp(wrow[n] + ((dfix + half) >> f), lo, hi)
+                else:
+                    for n in range(nn):
+                        dfix = pot * qs[n] - a_minus * ys[n]
+                        wrow[n] = clamp(wrow[n] + dfix, lo, hi)
             else:
                 for n in range(nn):
                     dfix = pot * in_q[n] - a_minus * ytr[noff + n]
                     r = mix32(sbase ^ (tb | (k << 8) | n)) if need_draw else 0
                     nw = w[base + n] + round_fix(dfix, f, stoch, r)
                     nw = clamp(nw, lo, hi)
-                    set_weight(tp, t, base + n, nw, w, weff, var_e)
+                    w[base + n] = nw
+                    if noisy != 0:
+                        weff[base + n] = weff_of(nw, quant, wmaxb, variation, var_e[base + n])
         # columns of the fired neurons, for the axons that did not spike
         if n_q > 0:
+            fn = fired_n[noff:noff + n_q]
+            # with every weight inside [lo, hi], a zero update leaves the weight as it
+            # is: such axons (small traces) are skipped, and their rows never loaded
+            inrange = tp[t, TP_INRANGE] != 0
             for k in range(aa):
                 if in_p[k] != 0:
                     continue
                 dfix = a_plus * xtr[aoff + k]
                 dwk = round_fix(dfix, f, 0, 0)
                 base = woff + k * nn
-                for j in range(n_q):
-                    n = fired_n[noff + j]
-                    if need_draw:
-                        r = mix32(sbase ^ (tb | (k << 8) | n))
-                        dwk = round_fix(dfix, f, stoch, r)
-                    nw = w[base + n] + dwk
-                    nw = clamp(nw, lo, hi)
-                    set_weight(tp, t, base + n, nw, w, weff, var_e)
+                if fast:
+                    if dwk == 0 and inrange:
+                        continue
+                    wrow = w[base:base + nn]
+                    for j in range(n_q):
+                        n = fn[j]
+                        wrow[n] = clamp(wrow[n] + dwk, lo, hi)
+                else:
+                    for j in range(n_q):
+                        n = fn[j]
+                        if need_draw:
+                            r = mix32(sbase ^ (tb | (k << 8) | n))
+                            dwk = round_fix(dfix, f, stoch, r)
+                        nw = w[base + n] + dwk
+                        nw = clamp(nw, lo, hi)
+                        w[base + n] = nw
+                        if noisy != 0:
+                            weff[base + n] = weff_of(nw, quant, wmaxb, variation,
+                                                     var_e[base + n])
     else:
         eoff = tp[t, TP_EOFF]
         eshift = sp[t, SP_ESHIFT]
@@ -539,7 +606,10 @@ def stdp_tile(t, tk, tp, sp, w, weff, var_e, xtr, ytr, elig, act_list, act_n,
                     r = mix32(rbase ^ (tb | (k << 8) | n)) if rdraw else 0
                     nw = w[woff + idx] + round_fix(d, rshift, stoch, r)
                     nw = clamp(nw, lo, hi)
-                    set_weight(tp, t, woff + idx, nw, w, weff, var_e)
+                    w[woff + idx] = nw
+                    if noisy != 0:
+                        weff[woff + idx] = weff_of(nw, quant, wmaxb, variation,
+                                                   var_e[woff + idx])
             counters[C_STDP, t] += aa * nn
 
     for i in range(n_p):
