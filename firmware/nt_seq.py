@@ -10,25 +10,16 @@ except ImportError:
 _OP_HALT = const(0)
 _OP_RUN = const(1)
 _OP_INJECT = const(2)
-_OP_PLAY = const(3)
-_OP_LEARN = const(4)
-_OP_SETW = const(5)
-_OP_REWARD = const(6)
 _OP_LOOP = const(7)
 _OP_ENDLOOP = const(8)
 _OP_JMP = const(9)
-_OP_RESET = const(10)
-_OP_MARK = const(11)
 _CORE_TDMAC = const(2)
 _FEAT_LIF = const(1)
 _FEAT_TDMAC = const(2)
 _FEAT_ROUTER = const(4)
-_ALL_TILES = const(255)
 _NO_ARRIVAL = const(65535)
 _SPIKE_COUNT_MAX = const(255)
-_SPIKE_EVENT_SIZE = const(6)
 _MAX_STEPS_WITHOUT_TICK = const(100000)
-SPIKE_EVENT_FMT = '<HBBH'
 
 
 def start(c):
@@ -54,10 +45,6 @@ def start(c):
 
 def ended(c):
     return c.pc >= len(c.ip) and not c.left
-
-
-def sel(c, ti):
-    return [t for t in c.tiles if t is not None] if ti == _ALL_TILES else [c.tiles[ti]]
 
 
 def run(c, n, out, hashing=False):
@@ -96,29 +83,6 @@ def run(c, n, out, hashing=False):
             c.pc = len(c.ip)
         elif op == _OP_INJECT:
             c.pend.append(a)
-        elif op == _OP_PLAY:
-            sb = c.sb
-            nb = unpack_from('<H', sb, 0)[0]
-            e0, e1 = unpack_from('<II', sb, 2 + 4 * a[0])
-            b = [c.tk, e0, e1, 2 + 4 * (nb + 1)]
-            events(c, b, c.pend)  # its dtick-0 events are scheduled now
-            c.pl.append(b)
-        elif op == _OP_LEARN:
-            for t in sel(c, a[0]):
-                if t.sp is not None:
-                    t.lr = a[1]
-        elif op == _OP_SETW:
-            t = c.tiles[a[0]]
-            j = a[1] * t.N + a[2]
-            v = max(-t.wm, min(t.wm, a[3]))
-            if t.w[j] != v:
-                t.w[j] = v
-                if t.we is not t.w:
-                    import nt_noise
-                    nt_noise.weff(c, a[0], t, j)
-        elif op == _OP_REWARD:
-            for t in sel(c, a[0]):
-                t.R = a[1]
         elif op == _OP_LOOP:
             c.ls.append(a[0])
         elif op == _OP_ENDLOOP:
@@ -129,35 +93,18 @@ def run(c, n, out, hashing=False):
                 c.ls.pop()
         elif op == _OP_JMP:
             c.pc = a[0]
-        elif op == _OP_RESET:
-            for t in sel(c, a[0]):
-                for j in range(t.N):
-                    if t.core == _CORE_TDMAC:
-                        t.q[j] = t.d[j] = 0
-                    else:
-                        t.v[j] = t.u[j] = t.ref[j] = 0
-        elif op == _OP_MARK:
-            out.mark(c.tk, a[0])
-
-
-def events(c, b, ext):
-    """Move the events of playing block b = [start, next, end, base] due this tick to ext."""
-    while b[1] < b[2]:
-        d, ti, ax, o = unpack_from(SPIKE_EVENT_FMT, c.sb, b[3] + _SPIKE_EVENT_SIZE * b[1])
-        if d != c.tk - b[0]:
-            return
-        ext.append((ti, ax, o))
-        b[1] += 1
-
+        else:
+            import nt_op
+            nt_op.do(c, op, a, out)
 
 def tick(c, out, hashing):
     tk = c.tk
     ts = c.tiles
     # 1. inputs: blocks played before the last tick, then what was scheduled since
     ext = []
-    for b in c.pl:
-        events(c, b, ext)
-    c.pl = [b for b in c.pl if b[1] < b[2]]
+    if c.pl:
+        import nt_op
+        nt_op.play(c, ext)
     ext.extend(c.pend)
     c.pend = []
     for ti, a, o in ext:
