@@ -36,10 +36,19 @@ def test_quick_start_main_job_runs(tmp_path):
 
 
 def test_python_api_example_runs(tmp_path):
-    (block,) = _blocks("python")
+    block = _blocks("python")[0]
     r = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0, r.stderr
     lines = r.stdout.strip().splitlines()
     assert re.match(r"\d+ spikes in \d+ cycles", lines[0])
     assert int(lines[1].split()[0]) < int(lines[0].split()[0])   # twice the threshold: fewer spikes
+
+
+def test_hardware_in_the_loop_example_runs_on_the_wasm_board():
+    block = _blocks("python")[1]
+    assert "ChipBoard" in block
+    r = subprocess.run([sys.executable, "-c", block], cwd=ROOT, capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip().splitlines()[-1] == "True"
