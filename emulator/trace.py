@@ -9,8 +9,6 @@ and :meth:`Trace.first_divergence` compare two of them exactly.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import zipfile
 
 import numpy as np
@@ -95,21 +93,10 @@ class Trace:
     # -- files ---------------------------------------------------------------
     def save(self, path) -> None:
         """Write atomically: a temporary file in the same folder, fsync, then rename."""
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".trace-", suffix=".npz.tmp", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, meta=np.array(json.dumps(self.meta, sort_keys=True)), **self.arrays)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        from emulator.fileio import write_atomic
+
+        write_atomic(path, lambda fh: np.savez(
+            fh, meta=np.array(json.dumps(self.meta, sort_keys=True)), **self.arrays))
 
     @classmethod
     def load(cls, path) -> "Trace":
