@@ -648,7 +648,7 @@ class RpcSession:
     #: each way, a ~75-character request gets through about one time in five
     EXEC_PART = 40
     #: board-side Fletcher-16 (the same as firmware/rpc.py), defined by the part installer
-    _STUB = ("def _f(s):\n a=b=0\n for x in bytes(s,'utf-8'):\n  a=(a+x)%255\n"
+    _STUB = ("def _nf(s):\n a=b=0\n for x in bytes(s,'utf-8'):\n  a=(a+x)%255\n"
              "  b=(b+a)%255\n return b<<8|a\n")
 
     def _exec_in_parts(self, code: str, what: str, attempts: int = 40) -> None:
@@ -672,16 +672,16 @@ class RpcSession:
                 raise
         probe = "nt-probe"
         parts = [code[i:i + self.EXEC_PART] for i in range(0, len(code), self.EXEC_PART)]
-        steps = [(self._STUB + "_q=[None]*%d\nprint(_f(%r))" % (len(parts), probe),
+        steps = [(self._STUB + "_q=[None]*%d\nprint(_nf(%r))" % (len(parts), probe),
                   str(fletcher16(probe.encode("utf-8"))), "setup")]
         for i, part in enumerate(parts):
-            steps.append(("s=%s\nif _f(s)==%d:_q[%d]=s\nelse:print(0)"
+            steps.append(("s=%s\nif _nf(s)==%d:_q[%d]=s\nelse:print(0)"
                           % (ascii(part), fletcher16(part.encode("utf-8")), i), "",
                           "part %d of %d" % (i + 1, len(parts))))
         # If this step's reply is lost after it ran, its resend finds _q gone and runs
         # nothing: the code already ran once.
         steps.append(("try:\n _s=''.join(_q)\n del _q\nexcept NameError:_s=''\n"
-                      "if _s and _f(_s)!=%d:print(0)\nelse:\n import gc\n gc.collect()\n exec(_s)\n"
+                      "if _s and _nf(_s)!=%d:print(0)\nelse:\n import gc\n gc.collect()\n exec(_s)\n"
                       "del _s" % fletcher16(code.encode("utf-8")), "", "join and run"))
         for text, want, label in steps:
             problem = ""
