@@ -198,11 +198,25 @@ def main(args) -> int:
             state["task"] = state["bar"].add_task("run", total=total)
         state["bar"].update(state["task"], completed=done)
 
+    # The first numba run compiles the kernels (about a minute; cached afterwards) before
+    # the first progress report: say so instead of sitting silent.
+    import threading
+
+    def _compiling_note():
+        if state["bar"] is None and not args.quiet:
+            Console(stderr=True).print("[dim]preparing the %s backend (the first run compiles its "
+                                       "kernels, about a minute; cached afterwards)...[/]" % args.backend)
+
+    note = threading.Timer(3.0, _compiling_note)
+    note.daemon = True
+    if args.backend == "numba":
+        note.start()
     t0 = time.monotonic()
     try:
         trace = api.run(data, backend=args.backend, ticks=args.ticks, seed=args.seed,
                         state_hash=args.state_hash, progress=progress, name=os.path.basename(args.program))
     finally:
+        note.cancel()
         if state["bar"] is not None:
             state["bar"].stop()
     wall = time.monotonic() - t0
