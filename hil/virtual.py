@@ -429,11 +429,16 @@ def qemu_microbit(
         board.port = port
         yield board
     finally:
-        if board is not None:
-            board.close()
-        else:
-            _kill_all_in(tmpdir)
-            shutil.rmtree(tmpdir, ignore_errors=True)
+        _release(board, tmpdir)
+
+
+def _release(board, tmpdir: str) -> None:
+    """Stop a board's processes and remove its folder, whether or not its handle was built."""
+    if board is not None:
+        board.close()
+    else:
+        _kill_all_in(tmpdir)
+        shutil.rmtree(tmpdir, ignore_errors=True)
 
 
 def _kill_all_in(tmpdir: str) -> None:
@@ -506,11 +511,7 @@ def wasm_board(
         board = VirtualBoard("wasm", link, tmpdir, [proc], reset, pid, log_path)
         yield board
     finally:
-        if board is not None:
-            board.close()
-        else:
-            _kill_all_in(tmpdir)
-            shutil.rmtree(tmpdir, ignore_errors=True)
+        _release(board, tmpdir)
 
 
 _LAUNCHERS: Dict[str, Callable[..., Any]] = {"qemu-microbit": qemu_microbit, "wasm": wasm_board}
