@@ -27,25 +27,32 @@ _FEAT_MODULES = (
     (1 << 7, ("nt_op.py",)),                            # spike blocks (`play`)
 )
 _OPS_NEEDING_NT_OP = (3, 4, 5, 6, 10, 11)
-LOADER_MODULES = ("nt_brd.py", "nt_img.py", "nt_ims.py", "nt_imo.py", "nt_imx.py", "nt_seq.py")
+# split mode runs play and mark on the host; the board gets only the tile instructions
+_OPS_ON_TILES = (4, 5, 6, 10)
+_HOST_SIDE = ("nt_rtr.py", "nt_op.py")  # split mode: router and sequencer run on the host
+LOADER_MODULES = ("nt_brd.py", "nt_img.py", "nt_ims.py", "nt_imo.py", "nt_imx.py", "nt_seq.py",
+                  "nt_new.py", "nt_til.py", "nt_fin.py")
+SPLIT_MODULES = ("nt_new.py", "nt_til.py")
 
 
-def modules_for(features, opcodes=(), hashing=False, stochastic=True):
+def modules_for(features, opcodes=(), hashing=False, stochastic=True, split=False):
     """The firmware files a board needs to load and run an image, mirroring the imports
     of nt_brd/nt_seq/nt_ims/the cores: ``features`` is the header's feature mask,
     ``opcodes`` the opcodes the program uses (an iterable of ints or a bit mask like the
     firmware's ``c.ops``), ``hashing`` whether the host asks for state hashes, and
     ``stochastic`` whether an STDP tile uses stochastic rounding (nt_rng; pass False only
-    when you know it does not). Returns a sorted list of file names."""
+    when you know it does not). ``split``: split mode (nt_til's entry points; SPEC section 19), where
+    the host runs the loader, the sequencer and the router. Returns a sorted list of
+    file names."""
     if isinstance(opcodes, int):
         opcodes = [op for op in range(opcodes.bit_length()) if opcodes >> op & 1]
-    out = set(LOADER_MODULES)
+    out = set(SPLIT_MODULES if split else LOADER_MODULES)
     for bit, names in _FEAT_MODULES:
         if features & bit:
-            out.update(names)
+            out.update(n for n in names if not (split and n in _HOST_SIDE))
     if not stochastic and not features & ((1 << 4) | (1 << 5)):
         out.discard("nt_rng.py")
-    if any(op in _OPS_NEEDING_NT_OP for op in opcodes):
+    if any(op in (_OPS_ON_TILES if split else _OPS_NEEDING_NT_OP) for op in opcodes):
         out.add("nt_op.py")
     if hashing:
         out.add("nt_hash.py")

@@ -6,7 +6,6 @@ B = None  # image bytes while uploading
 C = None  # the loaded chip
 H = 0  # state hashing on
 E = []  # events of the current run call
-X = b'0123456789abcdef'
 
 
 def fr():
@@ -50,10 +49,11 @@ def load(s, h):
         drop('nt_img')
         import nt_ims
         C = nt_ims.load(B, f, n)
-        del nt_ims.load, nt_ims.zeros
+        del nt_ims.load
         B = nt_ims = None
         drop('nt_ims')
         drop('nt_imo')
+        drop('nt_new')
         import nt_imx
         nt_imx.check(C)
         del nt_imx.check
@@ -109,32 +109,8 @@ def tick(*a):
 
 
 def final():
-    W = []
-    V = []
-    U = []
-    K = []
-    for t in C.tiles:
-        if t is None:
-            W.append(None)
-            V.append(None)
-            U.append(None)
-            K.append([0, 0, 0, 0])
-            continue
-        w = t.w
-        b = bytearray(2 * len(w))
-        for j in range(len(w)):
-            x = w[j] & 255
-            b[2 * j] = X[x >> 4]
-            b[2 * j + 1] = X[x & 15]
-        W.append(str(b, 'utf-8'))
-        b = None
-        if t.ref is None:
-            V.append(list(t.q))
-            U.append([0] * t.N)
-        else:
-            V.append(list(t.v))
-            U.append(list(t.u))
-        K.append([t.syn, t.mac, t.nup, t.sup])
+    import nt_fin
+    W, V, U, K = nt_fin.final(C)
     r = (W, V, U, K, list(C.lb) if C.lb else None, list(C.fp) if C.lb else None)
     gc.collect()
     return r

@@ -15,9 +15,6 @@ _SEC_SPIKES = const(7)
 _SEC_PROGRAM = const(8)
 STDP_FMT = '<BBBBBBBBBBbbBB'
 _STDP_SIZE = const(14)
-_STDP_ENABLED = const(0)
-_STDP_MODE = const(1)
-_STDP_REWARD = const(1)
 
 
 def sec(c, t, s, d, i, n, ti):
@@ -30,12 +27,8 @@ def sec(c, t, s, d, i, n, ti):
     elif s == _SEC_STDP:
         if n != _STDP_SIZE:
             err('stdp size')
-        t.sp = sp = unpack_from(STDP_FMT, d, i)
-        t.lr = sp[_STDP_ENABLED]
-        t.x = bytearray(t.A)
-        t.y = bytearray(t.N)
-        # eligibility traces: read only in reward mode
-        t.e = array('h', bytes(2 * t.A * t.N)) if sp[_STDP_MODE] == _STDP_REWARD else None
+        import nt_new
+        nt_new.stdp(t, unpack_from(STDP_FMT, d, i))
     elif s == _SEC_PROBES:
         c.pr = d[i + 2:i + n]
     elif s == _SEC_SPIKES:

@@ -1,7 +1,7 @@
 # SPEC section 15, loader stage 2: the sections, unpacked into plain records and
 # arrays (optional ones in nt_imo).  A board drops it after loading.
 from struct import unpack_from
-from array import array
+import nt_new
 try:
     from micropython import const
 except ImportError:
@@ -14,32 +14,14 @@ CHIP_FMT = '<BBHBBHI'
 _CHIP_SIZE = const(12)
 TILE_FMT = '<BBHHiiHHBBBBiHHBiHBHH'
 _TILE_SIZE = const(42)
-_CORE_TDMAC = const(2)
-_NO_ARRIVAL = const(65535)
 _FEAT_NOISE = const(32)
 _SEC_CHIP = const(1)
 _SEC_TILE = const(2)
 _SEC_WEIGHTS = const(3)
 _SEC_STDP = const(5)
 _SEC_NAME = const(9)
-_TILE_CORE = const(0)
-_TILE_WBITS = const(1)
-_TILE_AXONS = const(2)
-_TILE_NEURONS = const(3)
 # section id -> rank in the canonical order (chip, name, tiles, probes, spikes, program)
 _RANK = b'\xff\x00\x02\x02\x02\x02\x03\x04\x05\x01'
-
-
-class Rec:
-    """A chip or a tile: attributes only."""
-
-
-def zeros(tc, n, v=0):
-    a = array(tc, bytes(n * (1 if tc == 'b' else 2 if tc in 'hH' else 4)))
-    if v:
-        for i in range(n):
-            a[i] = v
-    return a
 
 
 def err(m):
@@ -47,7 +29,7 @@ def err(m):
 
 
 def load(d, feat, ln):
-    c = Rec()
+    c = nt_new.Rec()
     c.f = feat
     c.name = ''
     c.pr = c.sb = c.P = b''
@@ -83,31 +65,14 @@ def load(d, feat, ln):
         elif s == _SEC_TILE:
             if n != _TILE_SIZE:
                 err('tile size')
-            t = Rec()
-            t.p = p = unpack_from(TILE_FMT, d, i)
-            t.core = p[_TILE_CORE]
-            t.A = a = p[_TILE_AXONS]
-            t.N = m = p[_TILE_NEURONS]
-            t.wm = (1 << (p[_TILE_WBITS] - 1)) - 1
-            t.w = t.ro = t.sp = t.ref = None
-            t.R = t.lr = t.nz = t.syn = t.mac = t.nup = t.sup = 0
-            if t.core == _CORE_TDMAC:
-                t.q = zeros('i', m)
-                t.d = zeros('i', m)
-                t.arr = zeros('H', a, _NO_ARRIVAL)
-            else:
-                t.v = zeros('i', m)
-                t.u = zeros('i', m)
-                t.ref = bytearray(m)
-                t.cnt = bytearray(a)
+            t = nt_new.tile(unpack_from(TILE_FMT, d, i))
             ts[ti] = t
         elif s == _SEC_WEIGHTS:
             if n != t.A * t.N:
                 err('weights size')
-            t.w = w = zeros('b', n)
+            t.w = t.we = w = nt_new.zeros('b', n)
             for j in range(n):
                 w[j] = (d[i + j] ^ 128) - 128
-            t.we = w
         else:
             import nt_imo
             nt_imo.sec(c, t, s, d, i, n, ti)

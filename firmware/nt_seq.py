@@ -1,5 +1,6 @@
-# SPEC sections 5 and 11: the sequencer and the tick loop.  A board imports only
-# the cores and units the image's feature bits ask for.
+# SPEC sections 5 and 11: the sequencer and the tick loop (phases 1, 5 and 6; the
+# tiles' phases 2-4 are in nt_til).  A board imports only the cores and units the
+# image's feature bits ask for.
 from struct import unpack_from
 try:
     from micropython import const
@@ -14,30 +15,21 @@ _OP_LOOP = const(7)
 _OP_ENDLOOP = const(8)
 _OP_JMP = const(9)
 _CORE_TDMAC = const(2)
-_FEAT_LIF = const(1)
-_FEAT_TDMAC = const(2)
 _FEAT_ROUTER = const(4)
-_NO_ARRIVAL = const(65535)
 _SPIKE_COUNT_MAX = const(255)
 _MAX_STEPS_WITHOUT_TICK = const(100000)
 
 
 def start(c):
-    """Sequencer state and the per-tile core functions of a freshly loaded chip."""
+    """Sequencer state, core functions and router of a freshly loaded chip."""
     c.pc = c.left = c.tk = c.S = c.steps = 0
     c.ls = []
     c.pend = []
     c.pl = []
-    if c.f & _FEAT_LIF:
-        import nt_lif
-    if c.f & _FEAT_TDMAC:
-        import nt_tdm
-    c.core = []
-    for t in c.tiles:
-        f = None
-        if t is not None:
-            f = nt_tdm.step if t.core == _CORE_TDMAC else nt_lif.step
-        c.core.append(f)
+    c.do = None  # the rare instructions (nt_op.do), imported on first use
+    import nt_til
+    nt_til.cores(c)
+    c.tt = nt_til.tiles  # phases 2-4; in split mode the host puts the board's here
     if c.f & _FEAT_ROUTER:
         import nt_rtr
         nt_rtr.init(c)
@@ -94,8 +86,10 @@ def run(c, n, out, hashing=False):
         elif op == _OP_JMP:
             c.pc = a[0]
         else:
-            import nt_op
-            nt_op.do(c, op, a, out)
+            if c.do is None:
+                import nt_op
+                c.do = nt_op.do
+            c.do(c, op, a, out)
 
 def tick(c, out, hashing):
     tk = c.tk
@@ -115,51 +109,20 @@ def tick(c, out, hashing):
                 t.arr[a] = o
         elif t.cnt[a] < _SPIKE_COUNT_MAX:
             t.cnt[a] += 1
-    # 2. cores
-    fl = []
-    for ti in range(len(ts)):
-        t = ts[ti]
-        f = None
-        if t is not None:
-            f = c.core[ti](c, ti, t, tk)
-            t.nup += t.N
-            for x in f:
+    # 2-4. cores, probes, learning (and the state hash)
+    fl, pv, h = c.tt(c, tk, hashing)
+    for ti in range(len(fl)):
+        if fl[ti]:
+            for x in fl[ti]:
                 out.spike(tk, x >> 8, ti, x & 255)
-        fl.append(f)
-    # 3. probes
-    pr = c.pr
-    for i in range(0, len(pr), 2):
-        t = ts[pr[i]]
-        n = pr[i + 1]
-        if t.core == _CORE_TDMAC:
-            out.probe(tk, i >> 1, t.d[n], 0)
-        else:
-            out.probe(tk, i >> 1, t.v[n], t.u[n])
-    # 4. learning, then the input buffers are cleared
-    for ti in range(len(ts)):
-        t = ts[ti]
-        if t is None:
-            continue
-        if t.sp is not None and t.lr:
-            import nt_stdp
-            nt_stdp.learn(c, ti, t, tk, fl[ti])
-        t.R = 0
-        if t.core == _CORE_TDMAC:
-            for k in range(t.A):
-                t.arr[k] = _NO_ARRIVAL
-        else:
-            for k in range(t.A):
-                t.cnt[k] = 0
+    for i in range(0, len(pv), 2):
+        out.probe(tk, i >> 1, pv[i], pv[i + 1])
     # 5. routing
     stall = drop = 0
     if c.f & _FEAT_ROUTER:
         import nt_rtr
         stall, drop = nt_rtr.route(c, tk, c.S, fl, out)
     # 6. bookkeeping
-    h = -1
-    if hashing:
-        import nt_hash
-        h = nt_hash.state(c)
     out.tick(tk, c.S, stall, drop, h)
     c.S += c.K + stall
     c.tk = tk + 1

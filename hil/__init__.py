@@ -278,6 +278,11 @@ class Board:
         """Run code in the raw REPL without checksum or retry: ``(stdout, stderr)``."""
         return self.repl.exec(code, timeout)
 
+    def import_modules(self, modules: Sequence[str]) -> None:
+        """Import firmware modules on the board outside any RPC call (see
+        :meth:`hil.protocol.RpcSession.import_modules`)."""
+        self.session.import_modules(modules)
+
     def soft_reset(self, preload: Sequence[str] = ()) -> None:
         """Clear the board's RAM (files stay), import ``preload`` modules, reinstall the
         dispatcher."""

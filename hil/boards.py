@@ -40,6 +40,7 @@ _LAUNCHER_RESETS = {"qemu-microbit": ("qmp", "none"), "wasm": ("worker", "none")
 _KEYS = {
     "description", "port", "launcher", "launcher_options", "baud", "pacing", "timeouts",
     "capacity", "files", "hard_reset", "raw_paste", "upload_chunk", "max_attempts", "base",
+    "mode",
 }
 _TIMEOUT_KEYS = {"ack", "rpc", "inter_byte", "boot", "tick", "step"}
 
@@ -66,6 +67,7 @@ class BoardProfile:
     raw_paste: str = "auto"
     upload_chunk: int = 256
     max_attempts: int = 6
+    mode: str = "full"
     source: str = ""
 
     @property
@@ -182,6 +184,9 @@ def _build(name: str, raw: Dict[str, Any], where: str) -> BoardProfile:
     files = raw.get("files", True)
     if not isinstance(files, bool):
         raise ProfileError("%s: files must be true or false" % where)
+    mode = raw.get("mode", "full")
+    if mode not in ("full", "split"):
+        raise ProfileError("%s: mode must be full or split, got %r" % (where, mode))
     options = raw.get("launcher_options", {}) or {}
     if not isinstance(options, dict):
         raise ProfileError("%s: launcher_options must be a mapping" % where)
@@ -201,6 +206,7 @@ def _build(name: str, raw: Dict[str, Any], where: str) -> BoardProfile:
         raw_paste=raw_paste,
         upload_chunk=int(_number(where, "upload_chunk", raw.get("upload_chunk", 256), 1, integer=True)),
         max_attempts=int(_number(where, "max_attempts", raw.get("max_attempts", 6), 1, integer=True)),
+        mode=mode,
         source=where.split(":")[0],
     )
 

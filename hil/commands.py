@@ -118,19 +118,19 @@ def _boards(args) -> int:
     status = list_profiles(profiles)
     if args.json:
         print(json.dumps([{"name": s.name, "kind": s.kind, "reachable": s.reachable, "detail": s.detail,
-                           "description": profiles[s.name].description,
+                           "description": profiles[s.name].description, "mode": profiles[s.name].mode,
                            "capacity": dict(profiles[s.name].capacity)} for s in status], indent=1))
         return 0
     from rich.table import Table
 
     t = Table(title="board profiles", title_justify="left")
-    for col in ("name", "kind", "reachable", "capacity (heap, largest tile)", "description / why not"):
+    for col in ("name", "kind", "mode", "reachable", "capacity (heap, largest tile)", "description / why not"):
         t.add_column(col)
     for s in status:
         prof = profiles[s.name]
         cap = prof.capacity or {}
         tile = cap.get("max_tile")
-        t.add_row(s.name, s.kind, "[green]yes[/]" if s.reachable else "[red]no[/]",
+        t.add_row(s.name, s.kind, prof.mode, "[green]yes[/]" if s.reachable else "[red]no[/]",
                   "%s B, %s" % (cap.get("heap", "?"), "%dx%d" % tuple(tile) if tile else "?"),
                   (prof.description + "\n" if prof.description else "") + s.detail)
     _console().print(t)

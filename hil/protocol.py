@@ -68,6 +68,9 @@ RESULT_END = b"\x04>"
 
 #: File on the board that records the hash of every deployed file.
 VERSION_FILE = "nt_ver.txt"
+#: The dispatcher's first part, stored on boards with files (see firmware/rpc.py).
+RPC_FILE = "nt_rpc.py"
+_RPC_IMPORT = "from nt_rpc import _d,_f\nimport nt_rpc\nnt_rpc._G=globals()"
 
 # MicroPython 1.9.2 interns string literals of up to 10 characters for good (~20 B of
 # heap each, measured on the micro:bit); the args text differs on every call, so it is
@@ -594,6 +597,8 @@ class RpcSession:
         self._dirty = False  # the board's line state is unknown: resync before sending
         self._helpers_in = False
         self._installing = False
+        self._rpc_file = False  # the board's nt_rpc.py is this dispatcher (checked by deploy)
+        self._preloaded: Tuple[str, ...] = ()  # modules imported at the last reset
 
     # -- setup
     def start(self, soft_reset: bool = True, preload: Sequence[str] = ()) -> None:
@@ -609,7 +614,15 @@ class RpcSession:
         """Send the dispatcher (minified) and check it with a round trip."""
         self._installing = True
         try:
-            self._exec_in_parts(self.core, "dispatcher")
+            if self._rpc_file:
+                # a short line (deploy checked the file): a damaged line fails to run
+                # or fails the round trip below, and then the ladder starts over
+                out, err = self.repl.exec(_RPC_IMPORT, timeout=self.t.rpc)
+                if err.strip() or out.strip():
+                    raise BoardError("installing the dispatcher on %s failed: %s"
+                                     % (self.tr.name, (err or out).strip()[-300:]))
+            else:
+                self._exec_in_parts(self.core, "dispatcher")
             self._helpers_in = False
             self._call("gc.collect", (), self.t.rpc, recover=False)
         finally:
@@ -913,6 +926,8 @@ class RpcSession:
     # -- files
     def _install_helpers(self) -> None:
         if not self._helpers_in:
+            if self._preloaded:
+                self.restart(())  # the helpers need the heap the preloaded modules hold
             self._exec_in_parts(self.helpers, "upload helpers")
             self._helpers_in = True
 
@@ -973,10 +988,12 @@ class RpcSession:
             name: minify(text) if minify_python and name.endswith(".py") else text
             for name, text in files.items()
         }
+        prepared[RPC_FILE] = self.core  # already minified
         hashes = {name: content_hash(text) for name, text in prepared.items()}
         current = _parse_versions(self.read_file(VERSION_FILE))
         changed = [name for name in sorted(prepared) if current.get(name) != hashes[name]]
         if not changed:
+            self._rpc_file = True
             if preload:
                 self.restart(preload)
             return []
@@ -988,6 +1005,7 @@ class RpcSession:
             self.upload(name, prepared[name], callback)
             current[name] = hashes[name]
         self.upload(VERSION_FILE, _version_lines(current))
+        self._rpc_file = True
         if restart or preload:
             self.restart(preload)
         return changed
@@ -995,20 +1013,32 @@ class RpcSession:
     def restart(self, preload: Sequence[str] = ()) -> None:
         """Soft reset and reinstall the dispatcher (clears RAM, keeps files).
 
-        ``preload``: modules to import *before* the dispatcher, while the heap is at its
-        emptiest. On the micro:bit this is the difference between a ~2.3 KB and a
-        ~1.8 KB (minified) module compiling at all.
+        ``preload``: modules to import right after the reset, while the heap is at its
+        emptiest (before the dispatcher when it has to be compiled from REPL text;
+        after it when it is imported from its file, which costs little). On the
+        micro:bit this is the difference between a ~2.3 KB and a ~1.8 KB (minified)
+        module compiling at all.
         """
         self.repl.resync()
         self.repl.soft_reset()
-        self._preload(preload)
-        self.install()
+        if self._rpc_file:  # ~0.7 KB: first, so the modules compile after it, not around it
+            self.install()
+            self._preload(preload)
+        else:
+            self._preload(preload)
+            self.install()
         self._after_reset("soft reset")
 
-    def _preload(self, modules: Sequence[str]) -> None:
+    def import_modules(self, modules: Sequence[str]) -> None:
+        """Import modules on the board outside any RPC call (a raw-REPL ``import``, where
+        compiling has the most room), e.g. after a loading stage freed its heap."""
+        self._preload(modules, self._preloaded)
+
+    def _preload(self, modules: Sequence[str], before: Tuple[str, ...] = ()) -> None:
+        self._preloaded = tuple(before) + tuple(modules)
         for name in modules:
             if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
                 raise ValueError("module name %r is not a plain identifier" % (name,))
-            out, err = self.repl.exec("import %s" % name, timeout=self.t.rpc)
+            out, err = self.repl.exec("import gc\ngc.collect()\nimport %s\ngc.collect()" % name, timeout=self.t.rpc)
             if err.strip():
                 raise BoardError("preloading %s on %s failed: %s" % (name, self.tr.name, err.strip()[-300:]))

@@ -110,19 +110,23 @@ def firmware_modules(features: int, hashing: bool = False, sources: Optional[Dic
     return sorted(n + ".py" for n in seen)
 
 
-def image_modules(image: bytes, hashing: bool = False, sources: Optional[Dict[str, str]] = None) -> List[str]:
+def image_modules(image: bytes, hashing: bool = False, sources: Optional[Dict[str, str]] = None,
+                  split: bool = False) -> List[str]:
     """The firmware files a board needs for ``image``: the firmware's own table
-    (``firmware.modules_for``: features, opcodes used, hashing) when it has one, else
-    :func:`firmware_modules` (features and the sources' imports)."""
+    (``firmware.modules_for``: features, opcodes used, hashing; ``split``: split mode)
+    when it has one, else :func:`firmware_modules` (features and the sources' imports)."""
     import firmware
 
     table = getattr(firmware, "modules_for", None)
     if table is None:
+        if split:
+            raise BoardError("this firmware has no split mode (firmware.modules_for is missing)")
         return firmware_modules(_features(image), hashing, sources)
     from emulator import image as _image, isa
 
     ops = sorted({isa.BY_MNEMONIC[m].opcode for m, _ in _image.decode(bytes(image)).code})
-    names = list(table(_features(image), ops, hashing))
+    st = any(t is not None and t.stdp and t.stdp.get("stochastic") for t in _image.decode(bytes(image)).tiles)
+    names = list(table(_features(image), ops, hashing, stochastic=st, split=split))
     if sources is not None:
         missing = [n for n in names if n not in sources]
         if missing:
@@ -215,6 +219,11 @@ class ChipBoard:
     after each soft reset (most heap free for compiling).
     """
 
+    #: The board-side module whose functions the host calls.
+    entry = ENTRY
+    #: Split mode (SPEC section 19): see :class:`hil.split.SplitChipBoard`.
+    split = False
+
     def __init__(self, board, *, chunk_ticks: Optional[int] = None, preload: Optional[Sequence[str]] = None,
                  sources: Optional[Dict[str, str]] = None):
         self.board = board
@@ -223,7 +232,7 @@ class ChipBoard:
         if preload is None:
             # small boards cannot compile the entry module inside an RPC call
             heap = (self.profile.capacity or {}).get("heap") or 0
-            preload = (ENTRY,) if hasattr(board, "session") and heap < SMALL_HEAP else ()
+            preload = (self.entry,) if hasattr(board, "session") and heap < SMALL_HEAP else ()
         self.preload = tuple(preload)
         self._fresh = bool(self.preload)  # preloaded modules not (or no longer) imported
         self._restarting = False
@@ -256,10 +265,20 @@ class ChipBoard:
         board_keys = ("soft_reset", "profiles", "max_attempts", "launcher_options")
         board = Board.open(target, **{k: kwargs.pop(k) for k in board_keys if k in kwargs})
         try:
-            return cls(board, **kwargs)
+            return cls.on(board, **kwargs)
         except BaseException:
             board.close()
             raise
+
+    @classmethod
+    def on(cls, board, **kwargs: Any) -> "ChipBoard":
+        """A chip runner for an open board, in the mode its profile asks for
+        (``mode: split``: :class:`hil.split.SplitChipBoard`)."""
+        if cls is ChipBoard and getattr(board.profile, "mode", "full") == "split":
+            from .split import SplitChipBoard
+
+            return SplitChipBoard(board, **kwargs)
+        return cls(board, **kwargs)
 
     def close(self) -> None:
         """Close the board (stops a virtual one)."""
@@ -300,7 +319,7 @@ class ChipBoard:
     def check_fits(self, image: bytes, hashing: bool = False) -> Dict[str, Any]:
         """Raise BoardError if the program is too big for the board (nothing is sent);
         return the program's need (see :func:`program_need`)."""
-        need = program_need(image, hashing, code_sizes=self._code_sizes(image, hashing))
+        need = self._need(image, hashing)
         cap = self.capacity()
         problems = []
         a, n = need["largest_tile"]
@@ -310,18 +329,25 @@ class ChipBoard:
                 problems.append("largest tile %d axons x %d neurons, board takes at most %d x %d"
                                 % (a, n, ma, mn))
         if cap["heap"] is not None and need["heap"] > cap["heap"]:
-            problems.append("needs ~%d bytes of heap for its image and state, board has %d"
-                            % (need["heap"], cap["heap"]))
+            problems.append("needs ~%d bytes of heap for %s, board has %d"
+                            % (need["heap"], self._what_needs_heap(need), cap["heap"]))
         if problems:
             raise BoardError(
-                "program too big for board %s: %s. Board capacity: heap %s bytes, largest tile %s; "
-                "program need: heap ~%d bytes (image %d B + chip state; firmware code up to ~%d B more), "
-                "largest tile %d x %d. "
+                "program too big for board %s%s: %s. Board capacity: heap %s bytes, largest tile %s; "
+                "program need: heap ~%d bytes (%s), largest tile %d x %d. "
                 "Use a bigger board (neurotile hil boards) or a smaller program."
-                % (self.profile.name, "; ".join(problems), cap["heap"],
+                % (self.profile.name, " (split mode)" if self.split else "", "; ".join(problems), cap["heap"],
                    "%d x %d" % cap["max_tile"] if cap["max_tile"] else "unlimited",
-                   need["heap"], need["image_bytes"], need["heap_code"], a, n))
+                   need["heap"], self._what_needs_heap(need, detail=True), a, n))
         return need
+
+    def _need(self, image: bytes, hashing: bool) -> Dict[str, Any]:
+        return program_need(image, hashing, code_sizes=self._code_sizes(image, hashing))
+
+    def _what_needs_heap(self, need: Dict[str, Any], detail: bool = False) -> str:
+        if not detail:
+            return "its image and state"
+        return "image %d B + chip state; firmware code up to ~%d B more" % (need["image_bytes"], need["heap_code"])
 
     def _code_sizes(self, image: bytes, hashing: bool) -> Dict[str, int]:
         from .minify import minify
@@ -334,7 +360,7 @@ class ChipBoard:
     def modules_for(self, image: bytes, hashing: bool) -> List[str]:
         """The firmware files ``image`` needs: ``firmware.modules_for`` (features, opcodes
         used, hashing) where the firmware provides it, else :func:`firmware_modules`."""
-        return image_modules(image, hashing, self._all_sources())
+        return image_modules(image, hashing, self._all_sources(), split=self.split)
 
     def _all_sources(self) -> Dict[str, str]:
         from . import firmware_sources
@@ -352,7 +378,7 @@ class ChipBoard:
             files = firmware_sources()
         else:
             every = self._all_sources()
-            files = {n: every[n] for n in image_modules(image, hashing, every)}
+            files = {n: every[n] for n in image_modules(image, hashing, every, split=self.split)}
         for name, text in self.sources.items():
             if image is None or name in files:
                 files[name] = text
@@ -452,9 +478,7 @@ class ChipBoard:
             self._fresh = False
         self._lost = False
         try:
-            self._call("begin", len(self.image))
-            self._send_image(progress)
-            reply = self._call("load", self.seed, 1 if self.hashing else 0)
+            reply = self._load_on_board(progress)
         except RemoteError as exc:
             if exc.remote_type == "MemoryError":
                 cap = self.capacity()
@@ -468,6 +492,12 @@ class ChipBoard:
             raise BoardError("board %s reset itself while the image was loading" % self.profile.name)
         self.mem_free_after_load, total = reply[0], reply[1]
         self.total_ticks = None if total is None or total < 0 else int(total)
+
+    def _load_on_board(self, progress: Optional[Callable[[int, int], None]] = None):
+        """Send the image and load it: the board's ``(free heap, static length)``."""
+        self._call("begin", len(self.image))
+        self._send_image(progress)
+        return self._call("load", self.seed, 1 if self.hashing else 0)
 
     def _send_image(self, progress: Optional[Callable[[int, int], None]] = None) -> None:
         """``put(offset, hex)`` chunk by chunk. ``put`` is idempotent, so a chunk that
@@ -498,7 +528,7 @@ class ChipBoard:
         self._events = _Events()
 
     def _call(self, name: str, *args: Any, timeout: Optional[float] = None) -> Any:
-        return self.board.call(ENTRY + "." + name, *args, timeout=timeout)
+        return self.board.call(self.entry + "." + name, *args, timeout=timeout)
 
     # ------------------------------------------------------------ run
     def _chunk(self) -> int:
@@ -527,11 +557,15 @@ class ChipBoard:
         done = 0
         while done < self.ticks_done:
             want = min(self._chunk(), self.ticks_done - done)
-            got, _events = self._call("run", want, timeout=self._tick_timeout(want))
+            got, _events = self._run_ticks(want, self._tick_timeout(want))
             if got != want:
                 raise BoardError("replaying the run after a reset of %s: the board ran %d ticks, expected %d"
                                  % (self.profile.name, done + got, self.ticks_done))
             done += got
+
+    def _run_ticks(self, want: int, timeout: float):
+        """One ``run`` call on the board: (ticks run, tagged events)."""
+        return self._call("run", want, timeout=timeout)
 
     def run(self, ticks: Optional[int] = None, progress: Optional[Callable[[int, int], None]] = None) -> int:
         """Run ``ticks`` more ticks (None: to the program's end); returns the ticks run.
@@ -559,7 +593,7 @@ class ChipBoard:
                 if self._lost:
                     self._recover_state()
                 t_call = time.monotonic()
-                got, events = self._call("run", want, timeout=timeout)
+                got, events = self._run_ticks(want, timeout)
             except RemoteError as exc:
                 raise BoardError("the firmware failed on board %s at tick %d: %s"
                                  % (self.profile.name, self.ticks_done, exc.remote)) from None
@@ -612,7 +646,7 @@ class ChipBoard:
         except BoardError:
             if not hasattr(self.board, "session"):
                 raise
-        expr = "repr(__import__('%s').final())" % ENTRY
+        expr = "repr(__import__('%s').final())" % self.entry
         size = self.board.call("eval", "len(%s)" % expr)
         step = 48
         text = "".join(self.board.call("eval", "%s[%d:%d]" % (expr, a, a + step)) for a in range(0, size, step))
@@ -678,12 +712,13 @@ class _Gc:
 
 
 class LocalBoard:
-    """The board module (``firmware/nt_brd.py``) run in this process by CPython,
-    behind the same ``call`` interface as :class:`hil.Board` (arguments and results
-    make the same repr round trip). ``profile``: whose capacity and timeouts to
-    report (default: a generous in-process one)."""
+    """The board module (``firmware/nt_brd.py``; ``entry="nt_til"``: split mode, which
+    also calls ``nt_new``) run in this process by CPython, behind the same ``call``
+    interface as :class:`hil.Board` (arguments and results make the same repr round
+    trip). ``profile``: whose capacity and timeouts to report (default: a generous
+    in-process one)."""
 
-    def __init__(self, profile=None, heap_free: int = 1 << 20):
+    def __init__(self, profile=None, heap_free: int = 1 << 20, entry: str = ENTRY):
         import firmware  # noqa: F401
         import importlib
 
@@ -700,7 +735,8 @@ class LocalBoard:
         self.on_reset: List[Callable[[str], None]] = []
         self.files: Dict[str, str] = {}
         self.calls = 0
-        self.mod = importlib.import_module(ENTRY)
+        self.entry = entry
+        self.mod = importlib.import_module(entry)
         self.mod.gc = _Gc(heap_free)
 
     @property
@@ -714,13 +750,15 @@ class LocalBoard:
                 "max_tile": tuple(self.profile.capacity.get("max_tile") or ()) or None}
 
     def call(self, func: str, *args: Any, timeout: Optional[float] = None) -> Any:
+        import importlib
+
         mod, _, name = func.rpartition(".")
-        if mod != ENTRY:
-            raise BoardError("LocalBoard only runs %s functions, not %s" % (ENTRY, func))
+        if mod not in (self.entry, "nt_new"):
+            raise BoardError("LocalBoard only runs %s functions, not %s" % (self.entry, func))
         args = decode_value(repr(args))
         self.calls += 1
         try:
-            result = getattr(self.mod, name)(*args)
+            result = getattr(importlib.import_module(mod), name)(*args)
         except Exception as exc:  # noqa: BLE001 - a board error, as the dispatcher reports it
             raise RemoteError(func, repr(exc)) from None
         return decode_value(repr(result))

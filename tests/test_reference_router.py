@@ -151,4 +151,5 @@ def test_no_router_module_is_imported_without_routes(tmp_path):
             "c = nt_img.load(open(sys.argv[1], 'rb').read()); nt_seq.start(c); nt_seq.run(c, 10, O())\n"
             "print(' '.join(sorted(m for m in sys.modules if m.startswith('nt_'))))\n")
     out = subprocess.run([sys.executable, "-c", code, str(img)], capture_output=True, text=True, check=True)
-    assert out.stdout.split() == ["nt_img", "nt_imo", "nt_ims", "nt_imx", "nt_lif", "nt_seq", "nt_stdp"]
+    assert out.stdout.split() == ["nt_img", "nt_imo", "nt_ims", "nt_imx", "nt_lif", "nt_new", "nt_seq", "nt_stdp",
+                                 "nt_til"]
