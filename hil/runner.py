@@ -757,8 +757,11 @@ class LocalBoard:
             raise BoardError("LocalBoard only runs %s functions, not %s" % (self.entry, func))
         args = decode_value(repr(args))
         self.calls += 1
+        module = importlib.import_module(mod)
+        if getattr(module, "gc", None) is not None:
+            module.gc = self.mod.gc  # the board's gc: a fixed free heap, nothing to collect
         try:
-            result = getattr(importlib.import_module(mod), name)(*args)
+            result = getattr(module, name)(*args)
         except Exception as exc:  # noqa: BLE001 - a board error, as the dispatcher reports it
             raise RemoteError(func, repr(exc)) from None
         return decode_value(repr(result))

@@ -58,7 +58,7 @@ def _programs(**kw):
     return programs(**kw)
 
 
-@settings(max_examples=40, **_SETTINGS)
+@settings(max_examples=100, **_SETTINGS)
 @given(prog=_programs(max_side=3, max_ticks=16))
 def test_generated_programs_in_split_mode_equal_the_emulator(prog):
     data = image.encode(prog)
