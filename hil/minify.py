@@ -11,15 +11,23 @@ and are minified at upload time:
 
 Names are not renamed and no code is rewritten, so the AST of the result equals the AST
 of the input with its docstrings removed (the tests check this).
+
+:func:`fold_consts` goes one step further for files bound for a board: it does by hand
+what MicroPython's compiler does with ``_NAME = const(N)``: the definitions go and every
+use becomes the number (and the ``try: from micropython import const`` preamble goes
+when nothing uses ``const`` any more). The compiled code is the same; the file is
+~15-25% smaller, which matters because the micro:bit reads a whole module into one
+block of its heap before compiling it.
 """
 
 from __future__ import annotations
 
+import ast
 import io
 import tokenize
-from typing import List
+from typing import Dict, List, Optional, Tuple
 
-__all__ = ["minify"]
+__all__ = ["minify", "fold_consts"]
 
 _WORD = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
@@ -112,6 +120,84 @@ def minify(source: str) -> str:
         out.append(" " * pass_depth + "pass")
     text = "\n".join(out)
     return text + "\n" if text else ""
+
+
+def _foldable(tree: ast.Module) -> Dict[str, int]:
+    """``_NAME = const(<int literal>)`` at module level, assigned nowhere else."""
+    stores: Dict[str, int] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            stores[node.id] = stores.get(node.id, 0) + 1
+        elif isinstance(node, (ast.Global, ast.Nonlocal)):
+            for name in node.names:
+                stores[name] = stores.get(name, 0) + 2
+    out: Dict[str, int] = {}
+    for node in tree.body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id.startswith("_")
+                and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
+                and node.value.func.id == "const" and len(node.value.args) == 1
+                and not node.value.keywords):
+            continue
+        try:
+            value = ast.literal_eval(node.value.args[0])
+        except ValueError:
+            continue
+        name = node.targets[0].id
+        if isinstance(value, int) and not isinstance(value, bool) and stores.get(name) == 1:
+            out[name] = value
+    return out
+
+
+def _const_preamble(tree: ast.Module) -> Optional[ast.Try]:
+    """The ``try: from micropython import const / except ImportError: def const`` block."""
+    for node in tree.body:
+        if (isinstance(node, ast.Try) and len(node.body) == 1 and isinstance(node.body[0], ast.ImportFrom)
+                and node.body[0].module == "micropython"
+                and [a.name for a in node.body[0].names] == ["const"]):
+            return node
+    return None
+
+
+def fold_consts(source: str) -> str:
+    """``minify(source)`` with its ``_NAME = const(N)`` constants folded into their uses
+    (see the module docstring). Raises SyntaxError on source that does not parse."""
+    small = minify(source)
+    tree = ast.parse(small)
+    consts = _foldable(tree)
+    if not consts:
+        return small
+    drop = set()
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name) \
+                and node.targets[0].id in consts:
+            drop.update(range(node.lineno, node.end_lineno + 1))
+    lines = small.split("\n")
+    edits: Dict[int, List[Tuple[int, int, str]]] = {}  # line -> (start col, end col, text)
+    prev = ""
+    for tok in tokenize.generate_tokens(io.StringIO(small).readline):
+        if tok.type == tokenize.NAME and tok.string in consts and prev != "." \
+                and tok.start[0] not in drop:
+            value = consts[tok.string]
+            text = "(%d)" % value if value < 0 else str(value)
+            edits.setdefault(tok.start[0], []).append((tok.start[1], tok.end[1], text))
+        if tok.type not in (tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT):
+            prev = tok.string
+    out = []
+    for number, line in enumerate(lines, 1):
+        if number in drop:
+            continue
+        for start, end, text in sorted(edits.get(number, ()), reverse=True):
+            line = line[:start] + text + line[end:]
+        out.append(line)
+    folded = "\n".join(out)
+    tree = ast.parse(folded)
+    pre = _const_preamble(tree)
+    uses = [n for n in ast.walk(tree) if isinstance(n, ast.Name) and n.id == "const"]
+    if pre is not None and not [n for n in uses if not (pre.lineno <= n.lineno <= pre.end_lineno)]:
+        lines = folded.split("\n")
+        folded = "\n".join(lines[:pre.lineno - 1] + lines[pre.end_lineno:])
+    return folded
 
 
 def _main() -> None:  # pragma: no cover - convenience for measuring sizes by hand

@@ -34,7 +34,7 @@ from array import array
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from .minify import minify
+from .minify import fold_consts, minify
 from .transport import Pacing, ReadTimeout, Transport, TransportError
 
 __all__ = [
@@ -976,7 +976,8 @@ class RpcSession:
     ) -> List[str]:
         """Upload the files whose content differs from what the board has; return their names.
 
-        ``.py`` files are minified first (comments, docstrings, indentation). The board
+        ``.py`` files are minified first (comments, docstrings, indentation; constants
+        folded, :func:`hil.minify.fold_consts`). The board
         keeps a hash per file in :data:`VERSION_FILE`; a file whose hash matches is
         skipped. The version entries of the files about to change are removed *before*
         uploading, so an interrupted deploy is redone next time. ``restart``: soft reset
@@ -985,7 +986,7 @@ class RpcSession:
         ``progress(name, done, total)`` reports bytes per file.
         """
         prepared = {
-            name: minify(text) if minify_python and name.endswith(".py") else text
+            name: fold_consts(text) if minify_python and name.endswith(".py") else text
             for name, text in files.items()
         }
         prepared[RPC_FILE] = self.core  # already minified
