@@ -170,6 +170,14 @@ def _build(name: str, raw: Dict[str, Any], where: str) -> BoardProfile:
     ):
         raise ProfileError("%s: capacity.max_tile must be [axons, neurons], got %r" % (where, tile))
 
+    lacks = capacity.get("unsupported")
+    if lacks is not None:
+        from emulator.isa import FEATURE_NAMES
+
+        known = set(FEATURE_NAMES.values())
+        if not (isinstance(lacks, dict) and all(k in known and isinstance(v, str) for k, v in lacks.items())):
+            raise ProfileError("%s: capacity.unsupported must map features (%s) to a reason, got %r"
+                               % (where, ", ".join(sorted(known)), lacks))
     hard_reset = raw.get("hard_reset", "none")
     if hard_reset not in HARD_RESETS:
         raise ProfileError("%s: hard_reset %r unknown (known: %s)" % (where, hard_reset, ", ".join(HARD_RESETS)))

@@ -305,7 +305,8 @@ class ChipBoard:
 
     def capacity(self) -> Dict[str, Any]:
         """``heap`` (bytes for the chip: the profile's budget, lowered to the free heap
-        the board reports), ``max_tile`` (axons, neurons) and where they come from."""
+        the board reports), ``max_tile`` (axons, neurons), ``unsupported`` (feature ->
+        why the board cannot run it) and where they come from."""
         info = self.handshake()
         cap = self.profile.capacity or {}
         heap = cap.get("heap")
@@ -314,6 +315,7 @@ class ChipBoard:
             heap = free if heap is None else min(int(heap), free)
         tile = cap.get("max_tile")
         return {"heap": heap, "max_tile": tuple(tile) if tile else None,
+                "unsupported": dict(cap.get("unsupported") or {}),
                 "heap_free": free, "profile": self.profile.name}
 
     def check_fits(self, image: bytes, hashing: bool = False) -> Dict[str, Any]:
@@ -331,6 +333,12 @@ class ChipBoard:
         if cap["heap"] is not None and need["heap"] > cap["heap"]:
             problems.append("needs ~%d bytes of heap for %s, board has %d"
                             % (need["heap"], self._what_needs_heap(need), cap["heap"]))
+        from emulator.isa import FEATURE_NAMES
+
+        feats = need["program"].features()
+        for bit, name in sorted(FEATURE_NAMES.items()):
+            if feats & bit and name in cap["unsupported"]:
+                problems.append("uses %s, which this board cannot run: %s" % (name, cap["unsupported"][name]))
         if problems:
             raise BoardError(
                 "program too big for board %s%s: %s. Board capacity: heap %s bytes, largest tile %s; "

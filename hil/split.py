@@ -105,6 +105,17 @@ class SplitChipBoard(ChipBoard):
     def _need(self, image: bytes, hashing: bool) -> Dict[str, Any]:
         return split_need(image, hashing)
 
+    def capacity(self) -> Dict[str, Any]:
+        """As :meth:`ChipBoard.capacity`, but the profile's heap budget is not lowered to
+        the free heap of the handshake: that is measured with other code resident (the
+        dispatcher compiled from text) and split mode's budget already counts the code
+        (see :func:`split_need`). Without a profile budget, the handshake's figure."""
+        cap = super().capacity()
+        budget = (self.profile.capacity or {}).get("heap")
+        if budget is not None:
+            cap["heap"] = int(budget)
+        return cap
+
     def _what_needs_heap(self, need: Dict[str, Any], detail: bool = False) -> str:
         text = "firmware code ~%d B + tile state ~%d B" % (need["heap_code"], need["heap_data"])
         if detail:
@@ -141,6 +152,7 @@ class SplitChipBoard(ChipBoard):
                     self.board.soft_reset(self.preload)
                 finally:
                     self._restarting = False
+                self._lost = False  # our own reset, not the board's
             self._build(c, progress)
             try:
                 self.board.import_modules(order)

@@ -142,9 +142,11 @@ def test_modules_for_covers_every_import_the_run_makes():
 
 @pytest.mark.board
 @pytest.mark.parametrize("target", [
-    # Known gap (issue 4): strict, so it fails the day the firmware fits and the marker must go.
+    # Full mode cannot fit the micro:bit's heap (firmware/README.md, Memory): the
+    # micro:bit runs split mode (tests/hil/test_split_mode.py, test_chip_boards.py).
+    # Strict, so it fails the day full mode fits and the marker must go.
     pytest.param("qemu-microbit", marks=pytest.mark.xfail(
-        strict=True, reason="firmware does not fit the micro:bit yet (firmware/README.md, Memory)")),
+        strict=True, reason="full mode does not fit the micro:bit; it runs split mode")),
     "wasm"])
 @pytest.mark.parametrize("name", NAMES)
 def test_nt_brd_on_a_virtual_board(target, name, capsys):

@@ -27,6 +27,8 @@ def test_shipped_profiles_load_with_their_documented_values():
     assert profiles["pico"].port == "/dev/ttyACM0"
     assert profiles["esp32"].port == "/dev/ttyUSB0" and profiles["esp32"].hard_reset == "dtr"
     assert profiles["wasm"].hard_reset == "worker"
+    assert microbit.mode == "split" and profiles["wasm"].mode == "full" and profiles["pico"].mode == "full"
+    assert set(microbit.capacity["unsupported"]) == {"noise", "reward"}
 
 
 def test_user_file_from_environment_overrides_key_by_key(tmp_path, monkeypatch):
@@ -66,6 +68,9 @@ def test_default_user_file_under_xdg_config(tmp_path):
     ("x:\n  port: /dev/a\n  pacing: {chunk: 1.5}\n", "pacing.chunk must be an integer"),
     ("x:\n  port: /dev/a\n  capacity: {max_tile: 16}\n", "max_tile must be [axons, neurons]"),
     ("x:\n  base: nothing\n  port: /dev/a\n", "base 'nothing' is not a known profile"),
+    ("x:\n  port: /dev/a\n  mode: half\n", "mode must be full or split"),
+    ("x:\n  port: /dev/a\n  capacity: {unsupported: {fpu: no}}\n", "capacity.unsupported must map features"),
+    ("x:\n  port: /dev/a\n  capacity: {unsupported: [noise]}\n", "capacity.unsupported must map features"),
     ("- just\n- a list\n", "expected a mapping"),
     ("x: [unclosed\n", "not valid YAML"),
 ])

@@ -119,3 +119,24 @@ def test_split_mode_on_real_micropython(name):
         assert result.board.meta["backend"] == "board:wasm"
     finally:
         chip.close()
+
+
+def test_a_feature_the_board_cannot_run_is_refused_before_anything_is_sent():
+    """The micro:bit's C stack allows ~4 nested calls inside an RPC call: its profile
+    lists noise and reward as unsupported, and the check says so before uploading."""
+    import dataclasses
+
+    from emulator import isa
+
+    prog = image.decode(api.load_bytes(os.path.join(ROOT, "programs", "hello_lif.spk")))
+    prog.tiles[0].params["cmp_noise"] = 5
+    data = image.encode(prog)
+    assert prog.features() & isa.FEAT_NOISE
+    board = LocalBoard(entry="nt_til")
+    board.profile = dataclasses.replace(board.profile, capacity=dict(
+        board.profile.capacity, unsupported={"noise": "C stack too small"}))
+    with pytest.raises(Exception, match=r"uses noise, which this board cannot run: C stack too small"):
+        SplitChipBoard(board).load(data)
+    assert board.calls == 0
+    # without the noise the same program loads
+    SplitChipBoard(board).load(api.load_bytes(os.path.join(ROOT, "programs", "hello_lif.spk")))
