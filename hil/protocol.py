@@ -791,6 +791,13 @@ class RpcSession:
                     self.install()
                     self._after_reset("board reset by itself")
                     continue
+                if b"MemoryError" in stderr and recover and not self._installing:
+                    # The request could not even be compiled: the heap is full or too
+                    # fragmented, and sending it again changes nothing. Only a reset
+                    # frees it (RAM state is lost; on_reset tells the owner to reload).
+                    self.restart(())
+                    raise BoardError("%s: the heap of %s was too full to compile the request; "
+                                     "the board was soft-reset" % (func, self.tr.name), seen=out)
                 # A complete result leaves the board at a clean prompt: retry at once.
                 problems.append("no valid reply" + (" (stderr: %r)" % stderr[-80:] if stderr.strip() else ""))
                 continue

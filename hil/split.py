@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from .protocol import BoardError, RemoteError
+from .protocol import BoardError, BoardTimeout, RemoteError
 from .runner import ChipBoard, program_need
 
 __all__ = ["SplitChipBoard", "SPLIT_ENTRY"]
@@ -254,7 +254,20 @@ class SplitChipBoard(ChipBoard):
     def _final(self):
         """The board's final state (weights, v, u, counters), read a slice at a time
         with ``nt_til.rd`` (a small heap cannot build it whole); the router's counters
-        from the host."""
+        from the host. If the board had to be reset on the way (its heap too full to
+        compile a request), the run is reloaded and replayed, and read again."""
+        for attempt in range(3):
+            try:
+                return self._read_final()
+            except (RemoteError, BoardTimeout):
+                raise
+            except BoardError:
+                if not self._lost or attempt == 2:
+                    raise
+                self._recover_state()
+        raise AssertionError("unreachable")
+
+    def _read_final(self):
         W, V, U, K = [], [], [], []
         for ti, t in enumerate(self.host.tiles):
             if t is None:
