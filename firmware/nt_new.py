@@ -69,6 +69,8 @@ def stdp(t, sp):
 # then has the board import the run-time modules (nt_til and the cores); nt_til.go
 # takes the chip C from here.
 C = None
+
+
 def mk(n, K, f, seed, pr):
     """A chip of n tile slots: window K, feature bits f, seed, probes pr (tile, neuron)*."""
     global C

@@ -124,8 +124,9 @@ def image_modules(image: bytes, hashing: bool = False, sources: Optional[Dict[st
         return firmware_modules(_features(image), hashing, sources)
     from emulator import image as _image, isa
 
-    ops = sorted({isa.BY_MNEMONIC[m].opcode for m, _ in _image.decode(bytes(image)).code})
-    st = any(t is not None and t.stdp and t.stdp.get("stochastic") for t in _image.decode(bytes(image)).tiles)
+    prog = _image.decode(bytes(image))
+    ops = sorted({isa.BY_MNEMONIC[m].opcode for m, _ in prog.code})
+    st = any(t is not None and t.stdp and t.stdp.get("stochastic") for t in prog.tiles)
     names = list(table(_features(image), ops, hashing, stochastic=st, split=split))
     if sources is not None:
         missing = [n for n in names if n not in sources]

@@ -3,15 +3,16 @@ and the sequencer, such as the BBC micro:bit v1 (~9.5 KB of heap).
 
 The work is split the way a chip splits it between its controller and its tiles:
 
-    host (CPython)                                board (firmware/nt_til.py)
+    host (CPython)                              board (firmware/nt_new.py, nt_til.py)
     nt_img.load: header, CRC, sections
-    tile records, weights       -- mk tl wt go -->  tiles, weights, noise
-    nt_seq: program, phase 1    -- step(tk, inputs) -->  nt_til: phases 2-4
-      (run inject play loop                          (cores, probes, STDP)
-       jmp mark)                <-- fired, probes, hash --  and the state hash
+    tile records, weights   -- nt_new.mk tl wt done -->  tiles, weights; builder dropped
+                            -- nt_til.go -->  noise, cores (after the imports)
+    nt_seq: program, phase 1  -- nt_til.step(tk, inputs) -->  phases 2-4 (cores,
+      (run inject play loop                                   probes, STDP) and
+       jmp mark)              <-- fired, probes, hash --       the state hash
     nt_rtr: phase 5 (router)
-    learn setw reward reset     -- op -->  nt_op.do on the board's tiles
-                                -- final -->  weights, v, u, counters
+    learn setw reward reset   -- nt_til.op -->  nt_op.do on the board's tiles
+    final state               -- nt_til.rd, a slice at a time -->  w, v, u, counters
 
 The host runs the very firmware modules the reference backend runs (nt_img, nt_seq,
 nt_rtr, nt_op); the board runs nt_til and the cores. Every value the trace holds about a
@@ -25,6 +26,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
+from emulator import isa
+
 from .protocol import BoardError, BoardTimeout, RemoteError
 from .runner import ChipBoard, program_need
 
@@ -32,8 +35,6 @@ __all__ = ["SplitChipBoard", "SPLIT_ENTRY"]
 
 #: Board-side entry module of split mode.
 SPLIT_ENTRY = "nt_til"
-
-from emulator import isa
 
 _CORE_TDMAC = isa.CORE_TDMAC
 _NO_ARRIVAL = isa.NO_ARRIVAL
@@ -199,6 +200,8 @@ class SplitChipBoard(ChipBoard):
         return self.chunk_ticks or 8  # one board call per tick in any case
 
     def _run_ticks(self, want: int, timeout: float):
+        """``want`` ticks of the host's sequencer; each tick is one board call with its
+        own timeout (``timeout``, meant for one call of ``want`` ticks, is not used)."""
         import nt_seq
 
         out = _Tagged()
@@ -303,7 +306,7 @@ def split_need(image: bytes, hashing: bool = False) -> Dict[str, Any]:
     (every module but the tile builder, which is dropped after loading)."""
     from .runner import CODE_HEAP_FACTOR, _minified_sizes, image_modules
 
-    need = program_need(image, hashing)
+    need = program_need(image, hashing, code_sizes={})  # full mode's code: not needed
     modules = image_modules(image, hashing, split=True)
     resident = [m for m in modules if m != "nt_new.py"]
     code = int(CODE_HEAP_FACTOR * sum(_minified_sizes(resident).values()))

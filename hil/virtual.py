@@ -21,6 +21,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
+import functools
 import json
 import os
 import re
@@ -411,12 +412,7 @@ def qemu_microbit(
         with open(log_path, "wb") as log_file:
             proc = _spawn(cmd, stdout=log_file, stderr=subprocess.STDOUT, cwd=tmpdir)
 
-        def read_log() -> str:
-            try:
-                with open(log_path, encoding="utf-8", errors="replace") as handle:
-                    return handle.read()
-            except OSError:
-                return ""
+        read_log = functools.partial(_read_text, log_path)
 
         def pty_path() -> Optional[str]:
             match = re.search(r"char device redirected to (/dev/pts/\d+)", read_log())
@@ -430,6 +426,15 @@ def qemu_microbit(
         yield board
     finally:
         _release(board, tmpdir)
+
+
+def _read_text(path: str) -> str:
+    """A launcher's log so far ("" while it does not exist)."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+    except OSError:
+        return ""
 
 
 def _release(board, tmpdir: str) -> None:
@@ -485,12 +490,7 @@ def wasm_board(
         with open(log_path, "wb") as log_file:
             proc = _spawn(cmd, stdout=subprocess.DEVNULL, stderr=log_file, cwd=tmpdir)
 
-        def read_log() -> str:
-            try:
-                with open(log_path, encoding="utf-8", errors="replace") as handle:
-                    return handle.read()
-            except OSError:
-                return ""
+        read_log = functools.partial(_read_text, log_path)
 
         def bridge_pid() -> int:
             try:
