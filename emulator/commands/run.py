@@ -108,10 +108,9 @@ def summarize(trace) -> dict:
 
 
 def _fmt_j(x: float) -> str:
-    for unit, scale in (("J", 1.0), ("mJ", 1e-3), ("uJ", 1e-6), ("nJ", 1e-9), ("pJ", 1e-12), ("fJ", 1e-15)):
-        if abs(x) >= scale:
-            return "%.3g %s" % (x / scale, unit)
-    return "0 J"
+    from emulator.units import energy
+
+    return energy(x)
 
 
 def render_summary(s: dict, trace, console, wall_s: float) -> None:

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 from rich.text import Text
 
+from emulator.units import si  # noqa: F401 - the one formatter, re-exported for the panels
+
 #: Braille dot bits: row r (0..3, downwards), column c (0..1) of a 2x4 cell -> bit.
 BRAILLE_BITS = np.array([[0x01, 0x08], [0x02, 0x10], [0x04, 0x20], [0x40, 0x80]], np.uint32)
 BRAILLE_BASE = 0x2800
@@ -107,19 +109,6 @@ def heat_level(value: float, top: float) -> int:
     if value <= 0 or top <= 0:
         return 0
     return min(4, 1 + int(4 * value / top * 0.999))
-
-
-def si(value: float, unit: str) -> str:
-    """``1.23e-9, 'J'`` -> ``'1.23 nJ'``."""
-    if value == 0:
-        return "0 " + unit
-    prefixes = ((1e-15, "f"), (1e-12, "p"), (1e-9, "n"), (1e-6, "µ"), (1e-3, "m"), (1, ""),
-                (1e3, "k"), (1e6, "M"), (1e9, "G"))
-    scale, prefix = prefixes[0]
-    for s, p in prefixes:
-        if abs(value) >= s:
-            scale, prefix = s, p
-    return "%.3g %s%s" % (value / scale, prefix, unit)
 
 
 def human(n: float) -> str:
