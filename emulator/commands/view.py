@@ -28,6 +28,11 @@ def register(sub) -> None:
                    help="render N columns wide (default: the terminal, or 80 when piped)")
     p.add_argument("--svg", metavar="OUT", help="also save the render as SVG")
     p.add_argument("--html", metavar="OUT", help="also save the render as HTML")
+    p.add_argument("--png", metavar="OUT", help="write a one-page report of every panel as "
+                   "PNG (matplotlib: pip install 'neurotile[plot]') instead of the terminal view")
+    p.add_argument("--pdf", metavar="OUT", help="the same one-page report as PDF")
+    p.add_argument("--csv", metavar="OUT", help="write per-tick counters and energy as CSV "
+                   "(one row per tick, like SANA-FE's performance trace)")
     p.add_argument("--no-color", action="store_true",
                    help="no colour (also when NO_COLOR is set or output is piped)")
     p.add_argument("--no-pager", action="store_true", help="never page long output")
@@ -52,6 +57,11 @@ def run(args) -> int:
                                  ticks=args.ticks, cycles=args.cycles)
     except ValueError as e:
         raise UserError(str(e)) from None
+
+    if args.png or args.pdf or args.csv:
+        if len(views) != 1:
+            raise UserError("--png/--pdf/--csv take one trace")
+        return _files(views[0], sel, args)
 
     if args.interactive:
         if len(views) != 1:
@@ -101,6 +111,45 @@ def run(args) -> int:
             console.save_svg(args.svg, title="neurotile view", clear=False)
         if args.html:
             console.save_html(args.html, clear=False)
+    except OSError as e:
+        raise UserError("cannot write %s: %s" % (e.filename, e.strerror)) from None
+    return 0
+
+
+def _files(view, sel, args) -> int:
+    """--png/--pdf (the matplotlib report) and --csv (per-tick counters)."""
+    from emulator.errors import UserError
+
+    for opt in ("png", "pdf", "csv"):
+        path = getattr(args, opt)
+        if path and not path.lower().endswith("." + opt):
+            raise UserError("--%s %s: the file name must end in .%s" % (opt, path, opt))
+    try:
+        if args.csv:
+            from emulator import counters
+
+            try:
+                counters.write_csv(view, args.csv)
+            except counters.CounterError as e:
+                raise UserError(str(e)) from None
+            print("per-tick counters written to %s" % args.csv)
+        if args.png or args.pdf:
+            try:
+                import matplotlib
+            except ImportError:
+                raise UserError("--png/--pdf need matplotlib: pip install 'neurotile[plot]'") from None
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            from emulator import plot
+
+            ticks = (sel.tick_a, sel.tick_b)
+            fig = plot.report(view, ticks=ticks, tiles=sel.tiles)
+            for path in (args.png, args.pdf):
+                if path:
+                    plot.save(fig, path)
+                    print("report written to %s" % path)
+            plt.close(fig)
     except OSError as e:
         raise UserError("cannot write %s: %s" % (e.filename, e.strerror)) from None
     return 0
