@@ -46,7 +46,9 @@ def register(sub) -> None:
                    help="numba (fast, default) or reference (plain Python, the firmware's code)")
     p.add_argument("--seed", type=_seed, metavar="S", help="override the chip's random seed")
     p.add_argument("--state-hash", action="store_true", help="record the per-tick state hash")
-    p.add_argument("--view", action="store_true", help="show the trace in the viewer after the run")
+    p.add_argument("--view", action="store_true", help="show the trace in the viewer after the "
+                   "run (paged like `neurotile view` when taller than the terminal)")
+    p.add_argument("--no-pager", action="store_true", help="with --view: never page")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary, no progress bar")
     p.set_defaults(func=main)
@@ -230,7 +232,9 @@ def main(args) -> int:
             if args.trace:
                 console.print("[dim]trace written to %s[/]" % args.trace)
     if args.view:
+        from emulator.commands.view import show
         from emulator.viewer import render
 
-        render.render_trace(trace, console=console)
+        show(console, lambda target: render.render_trace(trace, console=target),
+             pager=not args.no_pager)
     return 0

@@ -95,17 +95,7 @@ def run(args) -> int:
         for item in items:
             target.print(item)
 
-    if console.is_terminal and not args.no_pager and not exporting:
-        with console.capture() as captured:
-            draw(console)
-        text = captured.get()
-        if text.count("\n") > console.height:
-            _page(text)
-        else:
-            console.file.write(text)
-            console.file.flush()
-    else:
-        draw(console)
+    show(console, draw, pager=not args.no_pager and not exporting)
     try:
         if args.svg:
             console.save_svg(args.svg, title="neurotile view", clear=False)
@@ -153,6 +143,22 @@ def _files(view, sel, args) -> int:
     except OSError as e:
         raise UserError("cannot write %s: %s" % (e.filename, e.strerror)) from None
     return 0
+
+
+def show(console, draw, pager: bool = True) -> None:
+    """Run ``draw(console)``; on a terminal, page the output when it is taller than the
+    screen (``neurotile view`` and ``neurotile run --view`` share this)."""
+    if console.is_terminal and pager:
+        with console.capture() as captured:
+            draw(console)
+        text = captured.get()
+        if text.count("\n") > console.height:
+            _page(text)
+        else:
+            console.file.write(text)
+            console.file.flush()
+    else:
+        draw(console)
 
 
 def _page(text: str) -> None:

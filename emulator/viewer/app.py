@@ -1,6 +1,6 @@
 """`neurotile view --interactive`: a full-screen Textual viewer of one trace.
 
-Pan and zoom the raster in time, pick a tile, step tick by tick with a cursor and read what
+Pan and zoom the raster in time (zooming in magnifies: fewer ticks, more columns each), pick a tile, step tick by tick with a cursor and read what
 the tile did in that tick (spikes, inputs, packets, probes). It draws with the same raster
 code as the static view and reads only the trace. Works in an 80x24 terminal: the raster takes
 the room left by a one-line title, the tile-state box and the footer.
@@ -138,9 +138,9 @@ class ViewerApp(App):
         has_inputs = self.view.inputs(sel)["tick"].size > 0
         out_lines = max(1, budget * 2 // 3) if has_inputs else budget
         in_lines = budget - out_lines if has_inputs else 0
-        text = raster_text(self.view, sel, Look(width + 3, True), max_dot_rows=4 * out_lines,
+        text = raster_text(self.view, sel, Look(width + 3, True), max_lines=out_lines,
                            cursor_tick=self.cursor, show_inputs=in_lines > 0,
-                           input_dot_rows=4 * max(1, in_lines))
+                           input_lines=max(1, in_lines))
         raster.update(text)
         state.update(self.tile_state_text())
 

@@ -79,18 +79,28 @@ def nice_step(span: float, max_labels: int) -> int:
     return int(10 * power)
 
 
-def time_axis(x0: int, per_char: float, chars: int, gutter: int, unit: str) -> Text:
+def time_axis(x0: int, per_char: float, chars: int, gutter: int, unit: str,
+              chars_per_unit: int | None = None) -> Text:
     """Two lines: a ruler with ``┬`` at labelled positions and the labels, under a plot whose
-    character column ``c`` covers values ``x0 + c * per_char ..``."""
-    span = chars * per_char
-    step = nice_step(span, max(1, chars // 10))
+    character column ``c`` covers values ``x0 + c * per_char ..`` (or, magnified, whose
+    value ``x`` starts at column ``(x - x0) * chars_per_unit``)."""
+    if chars_per_unit:
+        span = chars // chars_per_unit
+        # the smallest 1/2/5 x 10^k step that leaves room for the widest label and a gap
+        need = len(str(x0 + span)) + 2
+        step = 1
+        while step * chars_per_unit < need:
+            step = step * 5 // 2 if str(step)[0] == "2" else step * 2
+    else:
+        span = chars * per_char
+        step = nice_step(span, max(1, chars // 10))
     first = -(-x0 // step) * step
     ruler = ["─"] * chars
     labels = [" "] * (chars + 12)
     v = first
     last_end = -1
     while v < x0 + span:
-        c = int((v - x0) // per_char)
+        c = int((v - x0) * chars_per_unit) if chars_per_unit else int((v - x0) // per_char)
         if 0 <= c < chars:
             ruler[c] = "┬"
             label = str(v)

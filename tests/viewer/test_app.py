@@ -74,3 +74,31 @@ def test_tile_state_of_a_real_run(real_traces):
 def test_tiny_terminal_does_not_crash():
     view = synth_view(ticks=50, mesh=(1, 1), neurons=256, rate=0.02)
     drive(ViewerApp(view), [(("plus", "minus", "left"), lambda a, t: None)], size=(40, 12))
+
+
+def test_zoom_magnifies_the_raster():
+    # the tutorial's first.spk: neuron 0 fires at ticks 2, 5, 8, ...; zooming in to 10 ticks
+    # gives every tick more columns, and the marks stay on their ticks
+    from viewer_helpers import row_cells, tutorial_first_trace
+
+    from emulator.viewer.model import TraceView
+
+    view = TraceView.from_trace(tutorial_first_trace())
+    app = ViewerApp(view, make_selection(view))
+    widths = []
+
+    def check(app, text):
+        span = app.tick_b - app.tick_a
+        cells = row_cells(text, "n", 0)
+        marks = [i for i, ch in enumerate(cells) if ch == "█" and (i == 0 or cells[i - 1] != "█")]
+        w = marks[1] - marks[0] if len(marks) > 1 else None
+        widths.append((span, w // 3 if w else None))
+        want = [t for t in view.arrays["spk_tick"][view.arrays["spk_neuron"] == 0].tolist()
+                if app.tick_a <= t < app.tick_b]
+        # the mark of tick t starts at column (t - tick_a) * columns-per-tick
+        per_tick = widths[-1][1]
+        assert [app.tick_a + i // per_tick for i in marks if i % per_tick == 0] == want
+
+    drive(app, [((), check), (("plus",), check), (("plus",), check)])
+    assert [s for s, _ in widths] == [40, 20, 10]
+    assert widths[0][1] < widths[1][1] < widths[2][1]            # zoom magnifies

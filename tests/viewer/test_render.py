@@ -8,17 +8,23 @@ import numpy as np
 import pytest
 
 from emulator.viewer.latency import latency_bins
-from emulator.viewer.model import load_trace
+from emulator.viewer.model import TraceView, load_trace
 from emulator.viewer.raster import time_scale
 from emulator.viewer.model import make_selection
 
-from viewer_helpers import panel, raster_dots, render, synth_view
+from viewer_helpers import (panel, raster_dots, render, row_cells, synth_view,
+                            tutorial_first_trace)
 
 WIDTHS = (80, 160)
 
 
+def rows_per_item(n_items: np.ndarray, max_lines: int) -> np.ndarray:
+    """Items per row of a band: one row per item when they fit, else braille dot rows."""
+    return np.where(n_items <= max_lines, 1, -(-n_items // (4 * max_lines)))
+
+
 def distinct_cells(view, sel, width, kind="spk"):
-    """Occupied (time-dot, tile, row-item) cells computed independently of the renderer."""
+    """Occupied (time-bin, tile, row) cells computed independently of the renderer."""
     scale = time_scale(view, sel, width - 4 - 7)
     if kind == "spk":
         s = view.spikes(sel)
@@ -27,11 +33,11 @@ def distinct_cells(view, sel, width, kind="spk"):
         s = view.inputs(sel)
         tick, offset, tile, item = s["tick"], s["offset"], s["tile"], s["axon"]
     t = view.tick_start[tick] + offset if sel.cycles else tick
-    max_rows = 64 if sel.tiles.size <= 4 else 32
+    max_lines = 32 if sel.tiles.size <= 4 else 16
     if kind != "spk":
-        max_rows //= 2
+        max_lines //= 2
     sizes = np.array([max(1, (i.neurons if kind == "spk" else i.axons)) for i in view.tiles])
-    per_row = -(-sizes[tile] // max_rows) if tile.size else tile
+    per_row = rows_per_item(sizes[tile], max_lines) if tile.size else tile
     return len(set(zip(((t - scale.x0) // scale.per_dot).tolist(), tile.tolist(),
                        (item // np.maximum(per_row, 1)).tolist())))
 
@@ -76,7 +82,7 @@ def test_downsampled_raster_keeps_single_spikes(width):
 
 def distinct_cells_binned(view, sel, width):
     scale = time_scale(view, sel, width - 4 - 7)
-    per_row = -(-256 // 64)
+    per_row = -(-256 // (4 * 32))
     s = view.spikes(sel)
     return len(set(zip(((s["tick"] - scale.x0) // scale.per_dot).tolist(),
                        (s["neuron"] // per_row).tolist())))
@@ -86,10 +92,49 @@ def test_raster_neuron_selection_and_axis_labels():
     view = synth_view(ticks=60, mesh=(1, 1), neurons=32, rate=0.1)
     text = render(view, 80, neurons="4-11")
     rows = [line for line in panel(text, "Spike raster") if re.search(r"│ n +\d+ ┤", line)]
-    assert [int(re.search(r"n +(\d+)", r).group(1)) for r in rows] == [4, 8]
+    assert [int(re.search(r"n +(\d+)", r).group(1)) for r in rows] == list(range(4, 12))
     keep = (view.arrays["spk_neuron"] >= 4) & (view.arrays["spk_neuron"] <= 11)
     assert raster_dots(text)["n"] == int(keep.sum())
     assert "tick" in panel(text, "Spike raster")[-2]       # labelled time axis
+
+
+def marked_ticks(cells: str, w: int, tick_a: int = 0) -> list:
+    return [tick_a + i // w for i in range(0, len(cells), w) if cells[i] == "█"]
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_tutorial_every_third_tick_is_a_column_pattern(width):
+    # docs/TUTORIAL.md: "neuron 0 fires every third tick (2, 5, 8, ...), neuron 1 every
+    # fourth (2, 6, 10, ...)": one row per neuron, one or more columns per tick
+    view = TraceView.from_trace(tutorial_first_trace())
+    a = view.arrays
+    for ticks, tick_a in ((None, 0), ("0:12", 0), ("20:30", 20)):
+        text = render(view, width, ticks=ticks)
+        legend = panel(text, "Spike raster")[1]
+        w = int(re.search(r"1 tick = (\d+) columns?", legend).group(1))
+        span = 40 - tick_a if ticks is None else 12 if tick_a == 0 else 10
+        assert w == (width - 4 - 7) // span                     # the width is used
+        for n in (0, 1):
+            want = a["spk_tick"][(a["spk_neuron"] == n) & (a["spk_tick"] >= tick_a)
+                                 & (a["spk_tick"] < tick_a + span)].tolist()
+            assert marked_ticks(row_cells(text, "n", n), w, tick_a) == want
+        assert want and marked_ticks(row_cells(text, "n", 0), w, tick_a)[:2] in (
+            [2, 5], [20, 23], [23, 26])
+        if ticks is None and width == 80:
+            assert row_cells(text, "n", 0).startswith("··█··█··█··█")
+        axis = panel(text, "Spike raster")[-2]
+        # labels sit under the first column of their tick
+        ruler = panel(text, "Spike raster")[-3]
+        for m in re.finditer(r"\d+", axis[9:]):
+            assert ruler[9 + m.start()] == "┬"
+            assert (int(m.group()) - tick_a) * w == m.start()
+
+
+def test_neurons_that_do_not_fit_pack_into_braille():
+    view = synth_view(ticks=60, mesh=(1, 1), neurons=256, rate=0.05)
+    text = render(view, 80)
+    assert "8 neurons/line" in text
+    assert raster_dots(text)["n"] == distinct_cells(view, make_selection(view), 80)
 
 
 @pytest.mark.parametrize("width", WIDTHS)

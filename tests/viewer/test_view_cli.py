@@ -14,6 +14,8 @@ import pytest
 from emulator.cli import main
 from viewer_helpers import write_synth
 
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
 
 def run_cli(capsys, *argv):
     code = main(["view", *argv])
@@ -139,3 +141,23 @@ def test_help_is_cheap_and_lists_options():
     assert r.returncode == 0 and "--interactive" in r.stdout
     imported = r.stderr
     assert "textual" not in imported and "emulator.viewer.raster" not in imported
+
+
+@pytest.mark.parametrize("command", ["run", "view"])
+def test_long_output_is_paged_on_a_terminal(monkeypatch, capsys, tmp_path, command):
+    import emulator.commands.view as view_cmd
+
+    paged = []
+    monkeypatch.setattr(view_cmd, "_page", paged.append)
+    monkeypatch.setenv("FORCE_COLOR", "1")
+    monkeypatch.setenv("LINES", "24")
+    monkeypatch.setenv("COLUMNS", "80")
+    prog = os.path.join(ROOT, "programs", "hello_lif.spk")
+    trace = tmp_path / "t.npz"
+    argv = (["run", prog, "--view", "-q", "--trace", str(trace)] if command == "run"
+            else ["view", str(write_synth(trace, ticks=40))])
+    assert main(argv) == 0
+    assert len(paged) == 1 and "Spike raster" in paged[0] and paged[0].count("\n") > 24
+    assert "Spike raster" not in capsys.readouterr().out
+    assert main(argv + ["--no-pager"]) == 0
+    assert len(paged) == 1 and "Spike raster" in capsys.readouterr().out

@@ -37,12 +37,27 @@ def panel(text: str, title: str) -> list:
 
 
 def raster_dots(text: str) -> dict:
-    """{'n': dots in neuron rows, 'a': dots in axon rows} of the spike raster panel."""
+    """{'n': marked cells in neuron rows, 'a': in axon rows} of the spike raster panel,
+    decoded from the glyphs with the layout its legend states (1 tick = w columns, or two
+    time bins per column); a cell is one (time bin, row) with at least one spike."""
+    lines = panel(text, "Spike raster")
+    legend = lines[1]
+    m = re.search(r"1 (?:tick|cycle) = (\d+) column", legend)
+    char_w = int(m.group(1)) if m else 0
+    mark_w = 1 if char_w <= 2 else char_w - 1
     dots = {"n": 0, "a": 0}
-    for line in panel(text, "Spike raster"):
+    for line in lines:
         m = ROW.search(line)
-        if m:
-            dots[m.group(1)] += count_braille_dots(m.group(3))
+        if not m:
+            continue
+        body = m.group(3)
+        braille = count_braille_dots(body)
+        if braille:
+            dots[m.group(1)] += braille // (2 * mark_w) if char_w else braille
+        elif char_w:
+            dots[m.group(1)] += body.count("█") // mark_w
+        else:
+            dots[m.group(1)] += body.count("▌") + body.count("▐") + 2 * body.count("█")
     return dots
 
 
@@ -63,3 +78,25 @@ def write_synth(path, **kw) -> str:
         meta = parse_meta(arrays.pop("meta"))
         Trace(arrays, meta).save(path)
     return str(path)
+
+
+def tutorial_first_trace():
+    """The trace of docs/TUTORIAL.md's first.spk (its text taken from the tutorial)."""
+    import os
+
+    from emulator import api
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    with open(os.path.join(root, "docs", "TUTORIAL.md"), encoding="utf-8") as fh:
+        doc = fh.read()
+    start = doc.index("cat > first.spk <<'EOF'\n") + len("cat > first.spk <<'EOF'\n")
+    return api.run(api.assemble(doc[start:doc.index("\nEOF", start)] + "\n"), backend="numba")
+
+
+def row_cells(text: str, letter: str, item: int) -> str:
+    """The plot part of raster row ``letter item`` (e.g. ``n 0``)."""
+    for line in text.splitlines():
+        m = re.search(r"%s +%d ┤(.*)" % (letter, item), line)
+        if m:
+            return m.group(1)
+    raise AssertionError("no row %s %d" % (letter, item))
