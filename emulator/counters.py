@@ -28,7 +28,7 @@ the trace and need nothing from the engine:
 :func:`per_tick` returns ``[ticks, tiles]`` int64 arrays; :func:`energy_per_tick` prices
 them with the energy model's parameters; :func:`write_csv` writes a per-tick table (like
 SANA-FE's performance trace). A trace saved without its logs (``--record``) carries the
-counters themselves as ``tick_<name>`` arrays, which these functions read instead.
+counters themselves as ``per_tick_<name>`` arrays, which these functions read instead.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ COUNTERS = (("spikes", None), ("inputs", None), ("packets", None), ("dropped", N
             ("hops", "cnt_hops"), ("syn_events", "cnt_syn_events"), ("mac_ops", "cnt_mac_ops"),
             ("neuron_updates", "cnt_neuron_updates"), ("stdp_updates", "cnt_stdp_updates"))
 NAMES = tuple(name for name, _ in COUNTERS)
-STORED_PREFIX = "tick_"
+STORED_PREFIX = "per_tick_"
 _AXON_SPAN = 256            # axons per tile at most (SPEC section 2): key = (tick, tile, axon)
 
 
@@ -268,7 +268,7 @@ def write_csv(trace, path, params=None) -> None:
 
 
 def stored_arrays(trace) -> dict:
-    """The ``tick_<name>`` arrays (int32 ``[ticks, tiles]``) a trace saved without its logs
+    """The ``per_tick_<name>`` arrays (int32 ``[ticks, tiles]``) a trace saved without its logs
     keeps, so that per-tick counters and energy survive ``--record``."""
     c = per_tick(trace)
     return {STORED_PREFIX + name: c[name].astype(np.int32) for name in NAMES}

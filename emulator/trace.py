@@ -54,6 +54,44 @@ class TraceError(ValueError):
     """A file that is not a readable neurotile trace; the message says why."""
 
 
+class TraceSizeWarning(UserWarning):
+    """A trace about to be written is large (over SIZE_WARNING_BYTES of arrays)."""
+
+
+#: what ``--record`` can keep or drop: group -> array name prefixes (SPEC section 16)
+RECORD_GROUPS = {"spikes": ("spk_", "inp_"), "probes": ("probe_",), "packets": ("pkt_",),
+                 "weights": ("w_init", "w_final")}
+#: everything the viewer shows
+RECORD_DEFAULT = tuple(RECORD_GROUPS)
+#: deflate level of saved traces: level 1 keeps most of the gain of the default level (6)
+#: at a fraction of its time (figures in docs/SPEC.md section 16)
+COMPRESS_LEVEL = 1
+SIZE_WARNING_BYTES = 1 << 30
+
+
+def parse_record(text) -> tuple:
+    """``"spikes,probes"`` (or a list, or ``"all"``) -> groups in canonical order."""
+    items = text.split(",") if isinstance(text, str) else list(text)
+    items = [i.strip() for i in items if i.strip()]
+    if items == ["all"]:
+        return RECORD_DEFAULT
+    bad = [i for i in items if i not in RECORD_GROUPS]
+    if bad:
+        raise ValueError("cannot record %s: choose from %s (or all)"
+                         % (", ".join(map(repr, bad)), ",".join(RECORD_GROUPS)))
+    return tuple(g for g in RECORD_GROUPS if g in items)
+
+
+def _write_npz(fh, arrays: dict, compress: bool) -> None:
+    """An .npz archive (what numpy.savez writes), deflated at COMPRESS_LEVEL or stored."""
+    mode = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    with zipfile.ZipFile(fh, "w", mode, allowZip64=True,
+                         compresslevel=COMPRESS_LEVEL if compress else None) as zf:
+        for name, value in arrays.items():
+            with zf.open(name + ".npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asanyarray(value), allow_pickle=False)
+
+
 def build_meta(prog, image_bytes: bytes, backend: str, seed: int, ticks: int, cycles: int) -> dict:
     """The ``meta`` dictionary every backend writes (so that traces compare equal)."""
     from emulator.image import image_hash
@@ -91,12 +129,72 @@ class Trace:
         self.meta = dict(meta)
 
     # -- files ---------------------------------------------------------------
-    def save(self, path) -> None:
-        """Write atomically: a temporary file in the same folder, fsync, then rename."""
+    def save(self, path, compress: bool = True) -> None:
+        """Write atomically: a temporary file in the same folder, fsync, then rename.
+
+        ``compress`` deflates the arrays (numpy.load reads both kinds). A trace over
+        SIZE_WARNING_BYTES of arrays warns first (:class:`TraceSizeWarning`), with the
+        estimate and what ``--record`` would save.
+        """
         from emulator.fileio import write_atomic
 
-        write_atomic(path, lambda fh: np.savez(
-            fh, meta=np.array(json.dumps(self.meta, sort_keys=True)), **self.arrays))
+        if self.nbytes > SIZE_WARNING_BYTES:
+            import warnings
+
+            warnings.warn(TraceSizeWarning(self.size_note(compress)), stacklevel=2)
+        arrays = {"meta": np.array(json.dumps(self.meta, sort_keys=True))}
+        arrays.update(self.arrays)
+        write_atomic(path, lambda fh: _write_npz(fh, arrays, compress))
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of array data (the uncompressed size of the file, near enough)."""
+        return int(sum(np.asarray(a).nbytes for a in self.arrays.values()))
+
+    def size_note(self, compress: bool = True) -> str:
+        """One line: the trace's size, its largest part and how to make it smaller."""
+        total = max(1, self.nbytes)
+        parts = {g: sum(a.nbytes for k, a in self.arrays.items() if k.startswith(prefixes))
+                 for g, prefixes in RECORD_GROUPS.items()}
+        big = max(parts, key=parts.get)
+        return ("the trace holds %.2f GB of arrays (%s; compressed files of large runs are "
+                "typically 5-10x smaller); %.0f%% of it is %s: --record without %s leaves "
+                "it out" % (total / 1e9, "writing compressed" if compress else "uncompressed",
+                            100 * parts[big] / total, big, big))
+
+    @property
+    def recorded(self) -> tuple:
+        """The array groups this trace holds (``meta["recorded"]``; all when absent)."""
+        return tuple(self.meta.get("recorded", RECORD_DEFAULT))
+
+    def select(self, record) -> "Trace":
+        """A copy keeping only the ``record`` groups (:data:`RECORD_GROUPS`); the others
+        are left empty and ``meta["recorded"]`` names what was kept. When spikes or
+        packets are left out, the per-tick counters derived from them are kept instead
+        (``per_tick_<name>`` arrays, :mod:`emulator.counters`)."""
+        keep = parse_record(record)
+        if keep == self.recorded:
+            return self
+        arrays = dict(self.arrays)
+        if not {"spikes", "packets"} <= set(keep):
+            from emulator import counters
+
+            try:
+                arrays.update(counters.stored_arrays(self))
+            except counters.CounterError:
+                pass
+        for group, prefixes in RECORD_GROUPS.items():
+            if group in keep:
+                continue
+            for name in arrays:
+                if name.startswith(prefixes):
+                    a = np.asarray(arrays[name])
+                    shape = (a.shape[0], 0) if name in ("probe_v", "probe_u") else \
+                        (0,) + a.shape[1:]
+                    arrays[name] = np.zeros(shape, a.dtype)
+        meta = dict(self.meta)
+        meta["recorded"] = list(keep)
+        return type(self)(arrays, meta)
 
     @classmethod
     def load(cls, path) -> "Trace":

@@ -30,6 +30,15 @@ def _seed(text: str) -> int:
     return n
 
 
+def _record(text: str) -> tuple:
+    from emulator.trace import parse_record
+
+    try:
+        return parse_record(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
 def register(sub) -> None:
     p = sub.add_parser(
         "run", help="run a program on the emulator and print a summary",
@@ -40,6 +49,14 @@ def register(sub) -> None:
         epilog="Example: neurotile run programs/demo.spk --trace demo.npz --view")
     p.add_argument("program", help="program: PROG.spk or PROG.bin")
     p.add_argument("--trace", metavar="OUT", help="write the trace (.npz, written atomically)")
+    p.add_argument("--record", type=_record, metavar="LIST", default=None,
+                   help="what the trace keeps: a comma list of spikes (output and input "
+                        "spikes), probes, packets (the per-packet log, usually the bulk), "
+                        "weights; default all of them (what the viewer shows). Per-tick "
+                        "counters are kept when spikes or packets are left out")
+    p.add_argument("--uncompressed", action="store_true",
+                   help="write the trace uncompressed (default: deflated, several times "
+                        "smaller, a little slower to load)")
     p.add_argument("--ticks", type=_ticks, metavar="N",
                    help="run N ticks (default: the program's own length; required when it loops forever)")
     p.add_argument("--backend", choices=("numba", "reference"), default="numba",
@@ -64,6 +81,20 @@ def _check_output_path(path: str) -> None:
         raise UserError("cannot write trace %s: folder %s does not exist" % (path, folder))
     if not os.access(folder, os.W_OK):
         raise UserError("cannot write trace %s: folder %s is not writable" % (path, folder))
+
+
+def _save(trace, path: str, compress: bool) -> None:
+    """Write the trace; over 1 GB of arrays, say so (with the estimate) before writing."""
+    import sys
+    import warnings
+
+    from emulator.trace import SIZE_WARNING_BYTES, TraceSizeWarning
+
+    if trace.nbytes > SIZE_WARNING_BYTES:
+        print("neurotile: warning: %s" % trace.size_note(compress), file=sys.stderr, flush=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", TraceSizeWarning)
+        trace.save(path, compress=compress)
 
 
 def summarize(trace) -> dict:
@@ -221,8 +252,10 @@ def main(args) -> int:
         if state["bar"] is not None:
             state["bar"].stop()
     wall = time.monotonic() - t0
+    if args.record is not None:
+        trace = trace.select(args.record)
     if args.trace:
-        trace.save(args.trace)
+        _save(trace, args.trace, not args.uncompressed)
     if not args.quiet:
         s = summarize(trace)
         if args.json:

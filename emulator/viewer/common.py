@@ -124,7 +124,8 @@ def heat_level(value: float, top: float) -> int:
 def human(n: float) -> str:
     """Compact count: 1234567 -> '1.23M'."""
     n = float(n)
-    for s, p in ((1e9, "G"), (1e6, "M"), (1e4, "k")):
+    # from 10,000 on (shorter counts print in full); the divisor is the prefix's own
+    for s, div, p in ((1e9, 1e9, "G"), (1e6, 1e6, "M"), (1e4, 1e3, "k")):
         if abs(n) >= s:
-            return "%.3g%s" % (n / s, p)
+            return "%.3g%s" % (n / div, p)
     return "%d" % n if n == int(n) else "%.3g" % n

@@ -30,6 +30,8 @@ def header_fields(view) -> list:
         fields.append(("inputs", human(a["inp_tick"].size)))
     if "pkt_tick" in a:
         fields.append(("packets", human(a["pkt_tick"].size)))
+    if len(getattr(view, "recorded", ())) < 4:
+        fields.append(("recorded", ", ".join(view.recorded) or "counters only"))
     return fields
 
 

@@ -122,6 +122,14 @@ _OPTIONAL = {
     "cnt_syn_events": 1, "cnt_mac_ops": 1, "cnt_neuron_updates": 1,
     "cnt_stdp_updates": 1, "cnt_hops": 1, "state_hash": 1, "mark_tick": 1, "mark_id": 1,
 }
+# Per-tick counters a trace keeps when its logs were not recorded (emulator/counters.py).
+_OPTIONAL.update({"per_tick_" + name: 2 for name in (
+    "spikes", "inputs", "packets", "dropped", "hops", "syn_events", "mac_ops",
+    "neuron_updates", "stdp_updates")})
+# `--record` groups (emulator/trace.py RECORD_GROUPS): arrays of a group the trace did not
+# record are left out of the view, so panels say "not recorded" instead of showing nothing.
+_RECORD_PREFIXES = {"spikes": ("inp_",), "probes": ("probe_",), "packets": ("pkt_",),
+                    "weights": ("w_init", "w_final")}
 _GROUPS = (("spk_tick", "spk_offset", "spk_tile", "spk_neuron"),
            ("inp_tick", "inp_tile", "inp_axon", "inp_offset"),
            ("pkt_tick", "pkt_src_tile", "pkt_src_neuron", "pkt_dst_tile", "pkt_dst_axon",
@@ -161,6 +169,12 @@ class TraceView:
                 bad.append("arrays %s differ in length" % ", ".join(group))
         if bad:
             raise TraceError("%s: corrupt trace: %s" % (name, "; ".join(bad[:3])))
+        recorded = meta.get("recorded")
+        self.recorded = tuple(recorded) if isinstance(recorded, list) else tuple(_RECORD_PREFIXES)
+        for group, prefixes in _RECORD_PREFIXES.items():
+            if group not in self.recorded:
+                for key in [k for k in a if k.startswith(prefixes)]:
+                    del a[key]
         self.arrays = a
         self.tick_start = a["tick_start"].astype(np.int64)
         self.ticks = int(meta.get("ticks", self.tick_start.size - 1))
