@@ -62,7 +62,8 @@ def run(program, backend: str = "numba", ticks: int | None = None, seed: int | N
     ``program`` is a Program, image bytes, or a path to a ``.spk``/``.bin`` file.
     ``ticks`` limits the run (None: the program's own length); ``seed`` overrides
     the chip's seed; ``state_hash`` records the per-tick state hash (SPEC section 13);
-    ``progress(done, total)`` is called now and then.
+    ``progress(done, total)`` is called now and then; ``progress=True`` shows a progress
+    bar (in a Jupyter notebook too: :class:`emulator.notebook.ProgressBar`).
     """
     if isinstance(program, _image.Program):
         data = _image.encode(program)
@@ -73,8 +74,17 @@ def run(program, backend: str = "numba", ticks: int | None = None, seed: int | N
         if name is None:
             name = os.path.basename(os.fspath(program))
     prog = _image.decode(data)
-    trace = _backend(backend).run(prog, data, ticks=ticks, seed=seed, state_hash=state_hash,
-                                  progress=progress)
+    bar = None
+    if progress is True:
+        from emulator.notebook import ProgressBar
+
+        bar = progress = ProgressBar()
+    try:
+        trace = _backend(backend).run(prog, data, ticks=ticks, seed=seed, state_hash=state_hash,
+                                      progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
     if name and not trace.meta.get("program"):
         trace.meta["program"] = name
     return trace

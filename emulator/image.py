@@ -71,6 +71,16 @@ class Program:
         """Length in ticks, or None when the program can loop forever (`jmp`)."""
         return static_ticks(self.code)
 
+    def __repr__(self) -> str:        # one line, not every weight (Jupyter, the REPL)
+        from emulator.notebook import program_repr
+
+        return program_repr(self)
+
+    def _repr_html_(self) -> str:
+        from emulator.notebook import program_html
+
+        return program_html(self)
+
 
 def new_program(mesh_w=1, mesh_h=1, **chip) -> Program:
     """An empty program (all tiles off) to fill in from Python."""

@@ -226,6 +226,44 @@ class Trace:
             raise TraceError("%s: trace lacks arrays %s" % (path, ", ".join(missing)))
         return cls(arrays, meta)
 
+    # -- notebooks and dataframes ---------------------------------------------
+    def __repr__(self) -> str:
+        from emulator.notebook import trace_repr
+
+        return trace_repr(self)
+
+    def _repr_html_(self) -> str:
+        from emulator.notebook import trace_html
+
+        return trace_html(self)
+
+    def counters(self):
+        """Per-tick counters per tile (:func:`emulator.counters.per_tick`)."""
+        from emulator import counters
+
+        return counters.per_tick(self)
+
+    def to_pandas(self, what: str | None = None):
+        """Tidy pandas DataFrames (the ``data`` extra: ``pip install 'neurotile[data]'``).
+
+        ``what`` is one of ``spikes`` (tick, offset, cycle, tile, neuron), ``inputs``
+        (tick, offset, cycle, tile, axon), ``packets`` (tick, source and destination, ready
+        and arrive cycles, latency, hops, dropped), ``probes`` (one row per tick and probe:
+        tick, tile, neuron, v, u) or ``counters`` (one row per tick and tile: the per-tick
+        counters and energy of :mod:`emulator.counters`); None gives a dict of all five.
+        """
+        from emulator import frames
+
+        return frames.to_pandas(self, what)
+
+    def to_xarray(self):
+        """An xarray Dataset: probes ``(tick, probe)``, per-tick counters ``(tick, tile)``,
+        energy ``(tick, category)``, stall and dropped ``(tick)``, with coordinates tick,
+        tile (and its x, y, core), probe (and its tile, neuron)."""
+        from emulator import frames
+
+        return frames.to_xarray(self)
+
     # -- accessors -----------------------------------------------------------
     def __getitem__(self, name):
         return self.arrays[name]
