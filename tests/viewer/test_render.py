@@ -265,3 +265,17 @@ def test_every_line_fits_the_width(real_traces, width):
             text = render(view, width, color=color)
             plain = re.sub(r"\x1b\[[0-9;]*m", "", text)
             assert max(len(line) for line in plain.splitlines()) <= width
+
+
+def test_energy_panel_shows_per_tick_energy_of_the_window(real_traces):
+    from emulator import counters
+    from emulator.units import si
+
+    view = load_trace(real_traces["demo"])
+    text = render(view, 120, ticks="10:40")
+    lines = panel(text, "Energy")
+    assert "ticks 10–39" in lines[1]
+    e = sum(counters.energy_per_tick(view)["parts_j"].values())[10:40]
+    note = " ".join(l.strip("│ ") for l in lines[-3:-1])
+    assert "max %s (tick %d)" % (si(float(e.max()), "J"), 10 + int(e.argmax())) in note
+    assert "min %s" % si(float(e.min()), "J") in note
