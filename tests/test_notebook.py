@@ -50,3 +50,24 @@ def test_example_notebook_runs_and_shows_tables_and_plots():
     assert "syn_events" in outputs(code[7], "text/plain")[0]["data"]["text/plain"]
     print("notebook ran in %.1f s" % elapsed)
     assert elapsed < 120
+
+
+def test_readme_figures_example_runs(tmp_path):
+    import re
+    import subprocess
+    import sys
+
+    readme = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = readme.split("## Figures, dataframes and notebooks", 1)[1].split("\n## ", 1)[0]
+    block = re.findall(r"```python\n(.*?)```", section, flags=re.S)[0]
+    block = block.replace('"programs/', '"%s/programs/' % ROOT)
+    r = subprocess.run([sys.executable, "-c", block], cwd=tmp_path, capture_output=True,
+                       text=True, timeout=300, env=dict(os.environ, PYTHONPATH=ROOT))
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.strip().splitlines()
+    import ast
+
+    per_tile = ast.literal_eval(lines[0])
+    assert sorted(per_tile) == [0, 1, 2, 3] and min(per_tile.values()) > 0
+    assert lines[1] == "True"
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
