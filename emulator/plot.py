@@ -155,19 +155,25 @@ def probes(trace, ax=None, *, ticks=None, which=None, threshold=True):
     t = np.arange(sel.tick_a, sel.tick_b)
     picks = range(a["probe_tile"].size) if which is None else which
     drawn = set()
-    per_tile = {}
-    for i in picks:
+    picks = list(picks)
+    # probes of several tiles: the tile's colour (as in the raster); of one tile: one colour
+    # per probe and the threshold in grey
+    by_tile = len({int(a["probe_tile"][i]) for i in picks}) > 1
+    for k, i in enumerate(picks):
         tile, neuron = int(a["probe_tile"][i]), int(a["probe_neuron"][i])
-        colour = COLOURS[tile % len(COLOURS)]           # the tile's colour, as in the raster
-        style = ("-", "--", ":", "-.")[per_tile.get(tile, 0) % 4]
-        per_tile[tile] = per_tile.get(tile, 0) + 1
-        ax.plot(t, a["probe_v"][sel.tick_a:sel.tick_b, i], color=colour, lw=1.2, ls=style,
+        colour = COLOURS[(tile if by_tile else k) % len(COLOURS)]
+        ax.plot(t, a["probe_v"][sel.tick_a:sel.tick_b, i], color=colour, lw=1.1,
                 drawstyle="steps-post", label="tile %d n%d" % (tile, neuron))
         th = view.tiles[tile].threshold
         if threshold and th is not None and (tile, th) not in drawn:
             drawn.add((tile, th))
-            ax.axhline(th, color=colour, ls=(0, (6, 3)), lw=0.8, alpha=0.7,
-                       label="threshold tile %d (%d)" % (tile, th))
+            values = a["probe_v"][sel.tick_a:sel.tick_b, picks]
+            lo, hi = (int(values.min()), int(values.max())) if values.size else (0, 0)
+            if lo - 3 * max(1, hi - lo) <= th <= hi + 3 * max(1, hi - lo):
+                ax.axhline(th, color=colour if by_tile else "0.3", ls=(0, (6, 3)), lw=0.9,
+                           alpha=0.8, label="threshold tile %d (%d)" % (tile, th))
+            else:   # far off the data: a line there would flatten every trace
+                ax.plot([], [], " ", label="threshold tile %d (%d, off scale)" % (tile, th))
     ax.set_xlabel("tick")
     ax.set_ylabel("v (LIF) / charge D (TD-MAC)")
     ax.set_xlim(sel.tick_a, max(sel.tick_a + 1, sel.tick_b - 1))
@@ -216,13 +222,19 @@ def mesh(trace, ax=None, *, what="spikes", ticks=None, cmap="viridis", colorbar=
     ax.set_yticks(range(view.mesh_h))
     ax.set_xlabel("x")
     ax.set_ylabel("y")
-    ax.set_title("Mesh · " + MESH_WHAT[what] + ("" if what == "spikes" else " (whole run)"),
+    ax.set_title("Mesh · " + MESH_WHAT[what] + ("" if what == "spikes" else " (run)"),
                  loc="left", fontsize="medium")
     if colorbar:
         from matplotlib.ticker import MaxNLocator
 
-        ax.figure.colorbar(im, ax=ax, shrink=0.8, ticks=MaxNLocator(5, integer=True))
+        _colorbar(ax, im, ticks=MaxNLocator(5, integer=True))
     return ax
+
+
+def _colorbar(ax, im, **kw):
+    """A colour bar as tall as the image, beside it (whatever the mesh's aspect)."""
+    cax = ax.inset_axes([1.04, 0.0, 0.05, 1.0])
+    return ax.figure.colorbar(im, cax=cax, **kw)
 
 
 def latency(trace, ax=None, *, ticks=None):
@@ -280,7 +292,7 @@ def weight_change(trace, ax=None, *, tile=None, cmap="RdBu_r", colorbar=True):
     ax.set_title("Weight change · tile %d · %d changed" % (tile, int(np.count_nonzero(dw))),
                  loc="left", fontsize="medium")
     if colorbar:
-        ax.figure.colorbar(im, ax=ax, shrink=0.8, label="Δw")
+        _colorbar(ax, im, label="Δw")
     return ax
 
 
@@ -325,9 +337,12 @@ def energy(trace, ax=None, *, ticks=None, bins=None, params=None):
     return ax
 
 
+REPORT_PROBES = 4       # probes drawn in the report (the first ones); plot.probes draws all
+
+
 def report(trace, path=None, *, ticks=None, tiles=None, title=None):
-    """One page with every panel: raster, probes, latency, the three mesh heatmaps, weight
-    change and energy. Saves to ``path`` (``.png`` or ``.pdf``, written atomically) when
+    """One page with every panel: raster, probes (the first four), latency, the three mesh
+    heatmaps, weight change and energy. Saves to ``path`` (``.png`` or ``.pdf``, written atomically) when
     given; returns the figure."""
     import matplotlib.pyplot as plt
 
@@ -335,7 +350,9 @@ def report(trace, path=None, *, ticks=None, tiles=None, title=None):
     fig = plt.figure(figsize=(11.69, 16.5), layout="constrained")
     grid = fig.add_gridspec(4, 3, height_ratios=(1.5, 1, 0.9, 1))
     raster(view, fig.add_subplot(grid[0, :]), ticks=ticks, tiles=tiles)
-    probes(view, fig.add_subplot(grid[1, :2]), ticks=ticks)
+    n_probes = len(view.arrays.get("probe_tile", ()))
+    probes(view, fig.add_subplot(grid[1, :2]), ticks=ticks,
+           which=range(min(n_probes, REPORT_PROBES)) if n_probes else None)
     latency(view, fig.add_subplot(grid[1, 2]), ticks=ticks)
     for i, what in enumerate(("spikes", "links", "fifo")):
         mesh(view, fig.add_subplot(grid[2, i]), what=what, ticks=ticks)
