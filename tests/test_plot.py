@@ -139,3 +139,27 @@ def test_png_needs_the_right_extension(demo, tmp_path, capsys):
     demo.save(path)
     assert main(["view", str(path), "--png", str(tmp_path / "r.jpg")]) == 1
     assert "must end in .png" in capsys.readouterr().err
+
+
+def test_a_threshold_far_off_the_data_is_named_not_drawn():
+    trace = api.run(os.path.join(ROOT, "programs", "router_congestion_fixed.spk"))
+    ax = plot.probes(trace)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    th = trace.meta["tiles"][int(trace["probe_tile"][0])]["vth"]
+    assert "threshold tile 7 (%d, off scale)" % th in labels
+    assert ax.get_ylim()[1] < th                    # the probe stays readable
+
+
+def test_run_summary_and_viewer_print_energy_alike(tmp_path, capsys):
+    from emulator import energy
+    from emulator.units import energy as fmt
+
+    path = tmp_path / "d.npz"
+    assert main(["run", os.path.join(ROOT, "programs", "demo.spk"), "--trace", str(path)]) == 0
+    summary = capsys.readouterr().out
+    assert main(["view", str(path), "--no-pager", "--width", "120"]) == 0
+    viewer = capsys.readouterr().out
+    trace = api.run(os.path.join(ROOT, "programs", "demo.spk"))
+    total = fmt(energy.breakdown(trace.meta, trace.arrays)["total_j"])
+    assert "µJ" in total and "uJ" not in summary + viewer
+    assert "%s total" % total in summary and "Energy · whole run · %s" % total in viewer
