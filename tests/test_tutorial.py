@@ -68,7 +68,7 @@ def test_tutorial_has_the_expected_blocks():
 def test_tutorial_commands_run_as_written(tmp_path):
     r = run_script(tmp_path, include_hil=False)
     work = tmp_path / "first-steps"
-    for name in ("first.bin", "first.npz", "second.npz", "first.html"):
+    for name in ("first.bin", "first.npz", "second.npz", "first.html", "first.png", "first.csv"):
         assert (work / name).exists(), name
     assert "first.bin: " in r.stdout
     assert "unknown core type 'lfi'" in r.stderr
