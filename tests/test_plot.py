@@ -119,19 +119,27 @@ def test_empty_panels_say_why():
     assert plot.weight_change(trace).texts[0].get_text() == "no weight changed"
 
 
-def test_report_png_and_pdf_from_the_cli(demo, tmp_path, capsys):
+def test_report_png_and_pdf_from_the_cli(demo, tmp_path, capsys, monkeypatch):
     path = tmp_path / "demo.npz"
     demo.save(path)
     png, pdf = tmp_path / "r.png", tmp_path / "r.pdf"
+    figures = []
+    report = plot.report
+    monkeypatch.setattr(plot, "report", lambda *a, **k: figures.append(report(*a, **k)) or figures[-1])
     assert main(["view", str(path), "--png", str(png), "--pdf", str(pdf)]) == 0
     assert pdf.read_bytes()[:5] == b"%PDF-"
     img = matplotlib.image.imread(str(png))
     assert img.shape[0] > img.shape[1] > 1000                   # one portrait page
     ink = (img[..., :3] < 0.9).any(axis=2)
     assert ink.mean() > 0.05                                    # drawn, not blank
-    fig = plot.report(demo)
+    fig, = figures
     drawn = [ax for ax in fig.axes if ax.collections or ax.images or ax.patches or ax.lines]
     assert len(drawn) >= 8                                      # 8 panels + colour bars
+    assert sum(points(fig.axes[0]).values()) == len(demo["spk_tick"])   # the raster
+    assert main(["view", str(path), "--png", str(png), "--ticks", "10:20", "--tiles", "0"]) == 0
+    a = demo.arrays
+    want = ((a["spk_tick"] >= 10) & (a["spk_tick"] < 20) & (a["spk_tile"] == 0)).sum()
+    assert points(figures[-1].axes[0]) == {"tile 0": int(want)}
 
 
 def test_png_needs_the_right_extension(demo, tmp_path, capsys):
