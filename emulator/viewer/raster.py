@@ -17,6 +17,7 @@ Binning is one ``np.bincount`` per band.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import groupby
 
 import numpy as np
 from rich.console import Group
@@ -239,11 +240,12 @@ def _append_band(out: Text, b: Band, scale: TimeScale, letter, style, cursor):
         label = ("%s%4d" % (letter, first)) if first is not None else ""
         out.append("%-*s┤" % (GUTTER - 1, label), style="grey62")
         start = len(out)
-        out.append(line, style=style)
         if b.by_item and scale.char_w:
-            for i, ch in enumerate(line):
-                if ch == EMPTY:
-                    out.stylize("grey35", start + i, start + i + 1)
+            # runs of marks in the band's style, runs of empty cells faint
+            for faint, run in groupby(line, key=lambda ch: ch != MARK):
+                out.append("".join(run), style="grey35" if faint else style)
+        else:
+            out.append(line, style=style)
         if cursor is not None and cursor[0] < len(line):
             out.stylize("reverse", start + cursor[0], start + min(cursor[1], len(line)))
         out.append("\n")
