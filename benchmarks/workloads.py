@@ -180,10 +180,10 @@ MESH_STDP = dict(enabled=1, mode=isa.STDP_PAIR, pre_inc=64, post_inc=64, pre_shi
 
 
 def mesh(quick=False, mode="barrier", stdp=False, ticks=None, name=None, seed=2,
-         w=8, h=8, window=64, fifo_depth=4) -> Workload:
+         w=8, h=8, window=64, fifo_depth=4, size=256) -> Workload:
     ticks = ticks or (100 if quick else 1000)
     name = name or ("mesh_stdp" if stdp else "mesh_" + mode)
-    A = N = 256
+    A = N = size                 # tiles of size x size (256 in the suite; smaller in tests)
     tiles = w * h
     rng = np.random.default_rng(seed)
     lo, hi = MESH_W_RANGE
@@ -213,9 +213,9 @@ def mesh(quick=False, mode="barrier", stdp=False, ticks=None, name=None, seed=2,
     net = _lif_net(ticks, tiles, A, N, W, route_ptr, route_gax, inp_ptr, inp_gax, MESH_LIF,
                    stdp=MESH_STDP if stdp else None)
     net.update(mesh_w=w, mesh_h=h)           # the mesh's shape (SANA-FE maps tiles onto its own mesh)
-    note = ("%dx%d mesh of 256x256 LIF tiles, each neuron routed to 1-4 random tiles, "
+    note = ("%dx%d mesh of %dx%d LIF tiles, each neuron routed to 1-4 random tiles, "
             "inputs Bernoulli(%g), router %s, window %d, FIFO depth %d"
-            % (w, h, MESH_P_IN, mode, window, fifo_depth))
+            % (w, h, A, N, MESH_P_IN, mode, window, fifo_depth))
     peers = ("handloop",) if stdp else ("handloop", "brian2_cython", "brian2_cpp_standalone", "sanafe",
                                         "nest_1t", "nest_2t")
     if stdp:

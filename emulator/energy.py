@@ -201,7 +201,7 @@ def load_model(spec):
                                % (path, at, getattr(e, "problem", None) or e)) from None
     except (UnicodeDecodeError, ValueError) as e:
         raise EnergyModelError("energy model %s is not valid YAML: %s" % (path, e)) from None
-    return model_from_dict(doc, where=os.path.basename(path))
+    return model_from_dict(doc, where="energy model %s" % spec)
 
 
 def event_counts(meta: dict, arrays: dict) -> dict:
