@@ -82,7 +82,9 @@ def breakdown(meta: dict, arrays: dict, params: EnergyParams | None = None) -> d
 # trace (docs/SPEC.md sections 14 and 16), so the same run priced two ways
 # differs only by the prices. Built-in models live in emulator/energy_models/.
 
-from emulator.errors import UserError  # noqa: E402  (kept with the code that uses it)
+import os as _os  # noqa: E402  (imports kept with the code that uses them)
+
+from emulator.errors import UserError  # noqa: E402
 
 #: event name -> what one event is (and the trace arrays it is counted from)
 EVENTS = {
@@ -98,7 +100,7 @@ EVENTS = {
     "tile_cycle": "one non-off tile for one cycle (static energy)",
 }
 BUILTIN_MODELS = ("default", "loihi-sanafe")
-_MODEL_DIR = __import__("os").path.join(__import__("os").path.dirname(__file__), "energy_models")
+_MODEL_DIR = _os.path.join(_os.path.dirname(__file__), "energy_models")
 _MAX_MODEL_BYTES = 1 << 20
 
 
@@ -168,19 +170,17 @@ def load_model(spec):
     them), a path to a YAML price file, an :class:`EnergyParams` or a
     :class:`PriceModel`. Raises :class:`EnergyModelError` (a UserError) for a bad one.
     """
-    import os
-
     if spec is None or spec == "default":
         return EnergyParams()
     if isinstance(spec, (EnergyParams, PriceModel)):
         return spec
-    if not isinstance(spec, (str, os.PathLike)):
+    if not isinstance(spec, (str, _os.PathLike)):
         raise EnergyModelError("energy model must be a name (%s) or a YAML file, not %r"
                                % (", ".join(BUILTIN_MODELS), spec))
-    path = os.fspath(spec)
+    path = _os.fspath(spec)
     if path in BUILTIN_MODELS:
-        path = os.path.join(_MODEL_DIR, path + ".yaml")
-    elif not os.path.exists(path):
+        path = _os.path.join(_MODEL_DIR, path + ".yaml")
+    elif not _os.path.exists(path):
         raise EnergyModelError("energy model %r is neither a built-in model (%s) nor an existing file"
                                % (path, ", ".join(BUILTIN_MODELS)))
     import yaml
