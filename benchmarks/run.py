@@ -303,8 +303,11 @@ def measure(impl: str, meta: dict, repeats: int, timeout: int, quick: bool) -> d
         if need and avail is not None and need * SANAFE_BYTES_PER_SYNAPSE + 0.3e9 > 0.8 * avail:
             return {"skipped": "SANA-FE would need ~%.1f GB for %d synapses, %.1f GB available"
                                % ((need * SANAFE_BYTES_PER_SYNAPSE + 0.3e9) / 1e9, need, avail / 1e9)}
-        res, err = _spawn([py, os.path.join(PEERS, "sanafe_peer.py"), npz, "--repeats", str(repeats),
-                           "--arch-dir", os.path.join(OUT, "sanafe_arch")], timeout)
+        cmd = [py, os.path.join(PEERS, "sanafe_peer.py"), npz, "--repeats", str(repeats),
+               "--arch-dir", os.path.join(OUT, "sanafe_arch")]
+        if avail is not None:      # fail cleanly rather than wake the OOM killer on a shared machine
+            cmd += ["--mem-limit-gb", "%.1f" % (0.9 * avail / 1e9 + 1.0)]
+        res, err = _spawn(cmd, timeout)
     elif impl.startswith("nest_"):
         py = _venv_python(NEST_VENV)
         if py is None:

@@ -161,7 +161,13 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--arch-dir", default=None, help="where to write the reshaped loihi.yaml")
     ap.add_argument("--spike-trace", default=None, help="also write the spikes (CSV) of the last run here")
+    ap.add_argument("--mem-limit-gb", type=float, default=None,
+                    help="address-space limit: on a shared machine SANA-FE then fails cleanly "
+                         "(MemoryError) instead of waking the OOM killer")
     a = ap.parse_args(argv)
+    if a.mem_limit_gb:
+        lim = int(a.mem_limit_gb * 1e9)
+        resource.setrlimit(resource.RLIMIT_AS, (lim, lim))
     with np.load(a.npz) as f:
         net = {k: f[k] for k in f.files}
     if str(net["kind"]) != "lif":
@@ -180,6 +186,14 @@ def main(argv=None) -> int:
     width = int(net["mesh_w"]) if "mesh_w" in net else tiles
     height = int(net["mesh_h"]) if "mesh_h" in net else 1
     t0 = time.perf_counter()
+    try:
+        return _run(sanafe, net, a, ticks, tiles, N, width, height, t0)
+    except MemoryError:
+        print(json.dumps({"impl": "sanafe", "error": "out of memory (limit %s GB)" % a.mem_limit_gb}))
+        return 0
+
+
+def _run(sanafe, net, a, ticks, tiles, N, width, height, t0):
     arch_path = mesh_arch(width, height, a.arch_dir or os.path.join(os.getcwd(), "sanafe_arch"))
     arch = sanafe.load_arch(arch_path)
     snn, n_inputs = build_network(sanafe, net, arch.cores(), width, height, bool(a.spike_trace))
