@@ -65,8 +65,8 @@ QUICK_NO_HANDLOOP = ("mesh_fixed",)
 QUICK_SANAFE_NEST = ("crossbar",)
 SANAFE_NOT_ON = {"mesh_fixed": "same network as mesh_barrier's (SANA-FE has no fixed-window router); "
                                "its build alone needs ~12 GB"}
-# SANA-FE's memory, measured: ~0.75 KB per synapse (+ ~0.2 GB); run only when it fits.
-SANAFE_BYTES_PER_SYNAPSE = 800
+# SANA-FE's memory, measured: 12.6 GB for the mesh's 14.7 M synapses; run only when it fits.
+SANAFE_BYTES_PER_SYNAPSE = 860
 QUICK_NOTE = ("quick mode: shortened runs (crossbar 1000 ticks, mesh 100 ticks, tdmac 100 "
               "inferences, reference 20 ticks), Brian2 cpp_standalone on the crossbar only (cython in "
               "the full suite), no hand loop on mesh_fixed, no full-size warm-up run; not the "
