@@ -22,7 +22,11 @@ failure is a row with ``"error"``.  Neither stops the run.
 
 Workloads: crossbar, mesh_barrier, mesh_fixed (``mesh`` selects both),
 mesh_stdp, tdmac, reference.  Implementations: neurotile_numba,
-neurotile_reference, handloop, brian2_cython, brian2_cpp_standalone.
+neurotile_reference, handloop, brian2_cython, brian2_cpp_standalone, sanafe,
+nest_1t, nest_2t (SANA-FE and NEST in their own venvs, see setup_peers.sh).
+The ``sanafe`` rows also carry the energy cross-check: SANA-FE's own energy per
+tick against neurotile's event counts priced with the same loihi.yaml constants
+(``energy_sanafe_over_priced``, 1 when the two agree).
 """
 
 from __future__ import annotations
@@ -41,21 +45,32 @@ ROOT = os.path.dirname(HERE)
 OUT = os.path.join(HERE, "out")
 PEERS = os.path.join(HERE, "peers")
 PEER_VENV = os.environ.get("NEUROTILE_PEER_VENV", os.path.join(HERE, ".venv"))
+# SANA-FE and NEST have venvs of their own (benchmarks/setup_peers.sh makes all three)
+SANAFE_VENV = os.environ.get("NEUROTILE_SANAFE_VENV", os.path.join(HERE, ".venv-sanafe"))
+NEST_VENV = os.environ.get("NEUROTILE_NEST_VENV", os.path.join(HERE, ".venv-nest"))
 
 ALL = ("crossbar", "mesh_barrier", "mesh_fixed", "mesh_stdp", "tdmac", "reference")
 ALIASES = {"mesh": ("mesh_barrier", "mesh_fixed")}
 IMPLS = ("neurotile_numba", "neurotile_reference", "handloop", "brian2_cython",
-         "brian2_cpp_standalone")
+         "brian2_cpp_standalone", "sanafe", "nest_1t", "nest_2t")
 # In --quick mode the Brian2 peers (whose build alone can take longer than a
 # minute on 2 cores) run on the crossbar only.
 QUICK_BRIAN2 = ("crossbar",)
 QUICK_BRIAN2_IMPLS = ("brian2_cpp_standalone",)   # cython: full suite only (its import alone is ~5 s)
 # ... and the hand loop not twice on the same network (mesh_fixed is mesh_barrier's).
 QUICK_NO_HANDLOOP = ("mesh_fixed",)
+# SANA-FE and NEST build their network in Python (SANA-FE: ~1.5 min and ~12 GB for the
+# mesh): --quick runs them on the crossbar only; SANA-FE never on mesh_fixed (the same
+# network as mesh_barrier's, and SANA-FE has no fixed-window router to compare with).
+QUICK_SANAFE_NEST = ("crossbar",)
+SANAFE_NOT_ON = {"mesh_fixed": "same network as mesh_barrier's (SANA-FE has no fixed-window router); "
+                               "its build alone needs ~12 GB"}
+# SANA-FE's memory, measured: 12.6 GB for the mesh's 14.7 M synapses; run only when it fits.
+SANAFE_BYTES_PER_SYNAPSE = 860
 QUICK_NOTE = ("quick mode: shortened runs (crossbar 1000 ticks, mesh 100 ticks, tdmac 100 "
               "inferences, reference 20 ticks), Brian2 cpp_standalone on the crossbar only (cython in "
               "the full suite), no hand loop on mesh_fixed, no full-size warm-up run; not the "
-              "issue's figures")
+              "issue's figures; SANA-FE and NEST on the crossbar only")
 
 # Targets of issue 7 (numba backend).
 TARGETS = {
@@ -82,6 +97,36 @@ def median(xs):
 # ---------------------------------------------------------------------------
 # child: one neurotile backend on one image (run in its own process)
 # ---------------------------------------------------------------------------
+def spikes_path(image_path: str) -> str:
+    return image_path[:-len(".bin")] + ".spikes.npz"
+
+
+def energy_figures(tr) -> dict:
+    """Energy per tick under neurotile's model and priced with SANA-FE's Loihi constants.
+
+    SANA-FE does a spike's synapse look-ups in the step it is sent, the chip when it is
+    delivered, in the next tick: the look-ups of the packets sent in the last tick are
+    priced by SANA-FE only (``loihi_sanafe_after_end_j``)."""
+    import numpy as np
+
+    from emulator import energy
+
+    ticks = max(1, int(tr.meta["ticks"]))
+    out = {"energy_per_tick_j": energy.estimate(tr)["per_tick_j"]}
+    try:
+        e = energy.estimate(tr, model="loihi-sanafe")
+    except Exception as ex:  # noqa: BLE001  (an older checkout without price models)
+        out["energy_loihi_sanafe_error"] = str(ex)
+        return out
+    a = tr.arrays
+    last = a["pkt_tick"] == ticks - 1
+    n_of = np.asarray([t.get("neurons", 0) for t in tr.meta["tiles"]], np.int64)
+    after = int(n_of[a["pkt_dst_tile"][last]].sum()) * e["params"]["prices_j"].get("syn_event", 0.0)
+    out.update(energy_loihi_sanafe_per_tick_j=e["per_tick_j"], loihi_sanafe_after_end_j=after,
+               energy_loihi_sanafe_parts_j=e["parts_j"])
+    return out
+
+
 def child_neurotile(backend: str, image_path: str, repeats: int, quick: bool = False) -> dict:
     t0 = time.perf_counter()
     import importlib
@@ -118,7 +163,14 @@ def child_neurotile(backend: str, image_path: str, repeats: int, quick: bool = F
     syn = int(a["cnt_syn_events"].sum())
     mac = int(a["cnt_mac_ops"].sum())
     ticks = int(len(a["stall"]))
-    return dict(ticks=ticks, neurons=int(a["n_offsets"][-1]), spikes=int(len(a["spk_tick"])),
+    if backend == "numba":
+        # the chip's spikes, for the peers that report which spikes differ (NEST)
+        import numpy as np
+
+        tmp = image_path + ".spikes.tmp.npz"
+        np.savez(tmp, spk_tick=a["spk_tick"], spk_tile=a["spk_tile"], spk_neuron=a["spk_neuron"])
+        os.replace(tmp, spikes_path(image_path))
+    return dict(energy_figures(tr), ticks=ticks, neurons=int(a["n_offsets"][-1]), spikes=int(len(a["spk_tick"])),
                 synaptic_events=syn + mac, mac_ops=mac,
                 neuron_updates=int(a["cnt_neuron_updates"].sum()),
                 stdp_updates=int(a["cnt_stdp_updates"].sum()),
@@ -178,8 +230,24 @@ def build_workload(name: str, quick: bool, out: str) -> dict:
 
 
 def _peer_python():
-    py = os.path.join(PEER_VENV, "bin", "python")
+    return _venv_python(PEER_VENV)
+
+
+def _venv_python(venv):
+    py = os.path.join(venv, "bin", "python")
     return py if os.path.exists(py) else None
+
+
+def _mem_available():
+    """MemAvailable in bytes (Linux), or None."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
 
 
 def _spawn(cmd, timeout, env=None):
@@ -225,6 +293,30 @@ def measure(impl: str, meta: dict, repeats: int, timeout: int, quick: bool) -> d
     elif impl == "handloop":
         res, err = _spawn([sys.executable, os.path.join(PEERS, "handloop.py"), npz,
                            "--repeats", str(repeats)], timeout)
+    elif impl == "sanafe":
+        py = _venv_python(SANAFE_VENV)
+        if py is None:
+            return {"skipped": "no SANA-FE venv at %s: run `bash benchmarks/setup_peers.sh`"
+                               % os.path.relpath(SANAFE_VENV, ROOT)}
+        need = meta.get("info", {}).get("synapses")
+        avail = _mem_available()
+        if need and avail is not None and need * SANAFE_BYTES_PER_SYNAPSE + 0.3e9 > 0.8 * avail:
+            return {"skipped": "SANA-FE would need ~%.1f GB for %d synapses, %.1f GB available"
+                               % ((need * SANAFE_BYTES_PER_SYNAPSE + 0.3e9) / 1e9, need, avail / 1e9)}
+        cmd = [py, os.path.join(PEERS, "sanafe_peer.py"), npz, "--repeats", str(repeats),
+               "--arch-dir", os.path.join(OUT, "sanafe_arch")]
+        if avail is not None:      # fail cleanly rather than wake the OOM killer on a shared machine
+            cmd += ["--mem-limit-gb", "%.1f" % (0.9 * avail / 1e9 + 1.0)]
+        res, err = _spawn(cmd, timeout)
+    elif impl.startswith("nest_"):
+        py = _venv_python(NEST_VENV)
+        if py is None:
+            return {"skipped": "no NEST venv at %s: run `bash benchmarks/setup_peers.sh`"
+                               % os.path.relpath(NEST_VENV, ROOT)}
+        cmd = [py, os.path.join(PEERS, "nest_peer.py"), npz, "--threads", impl[5:-1], "--repeats", str(repeats)]
+        if os.path.exists(spikes_path(binp)):
+            cmd += ["--ref-spikes", spikes_path(binp)]
+        res, err = _spawn(cmd, timeout)
     elif impl.startswith("brian2_"):
         mode = impl.split("_", 1)[1]
         py = _peer_python()
@@ -260,7 +352,11 @@ def finish_row(name, impl, meta, res, quick):
     row["peak_rss_mb"] = round(res["peak_rss_mb"], 1)
     row["spike_rate"] = round(res["spikes"] / max(1, row["neurons"] * row["ticks"]), 5)
     for k in ("mac_ops", "stdp_updates", "packets", "hops", "stall_cycles", "dropped", "cycles",
-              "first_run_s", "import_s", "setup_s", "wall_s", "skipped_parts", "differs"):
+              "first_run_s", "import_s", "setup_s", "wall_s", "skipped_parts", "differs",
+              "threads", "load_s", "synapse_lookups", "packets_sent", "input_spikes", "energy_j",
+              "energy_per_tick_j", "sim_time_s", "energy_loihi_sanafe_per_tick_j",
+              "loihi_sanafe_after_end_j", "energy_loihi_sanafe_parts_j", "spikes_symdiff",
+              "spikes_only_nest", "spikes_only_chip", "first_differing_tick", "sanafe", "nest"):
         if k in res:
             row[k] = res[k]
     row["quick"] = quick
@@ -314,6 +410,10 @@ def main(argv=None) -> int:
                 quick_skip[p] = "quick mode: Brian2 %s runs here in the full suite only" % p[7:]
             if p == "handloop" and a.quick and name in QUICK_NO_HANDLOOP:
                 quick_skip[p] = "quick mode: same network as mesh_barrier's"
+            if (p == "sanafe" or p.startswith("nest_")) and a.quick and name not in QUICK_SANAFE_NEST:
+                quick_skip[p] = "quick mode: %s runs here in the full suite only" % p
+            if p == "sanafe" and name in SANAFE_NOT_ON:
+                quick_skip[p] = SANAFE_NOT_ON[name]
             plan.append(p)
         plan = [p for p in plan if p in impls]
         rows = {}
@@ -344,6 +444,18 @@ def main(argv=None) -> int:
                 row["ratio_numba_over_peer"] = round(ref["events_per_s"] / row["events_per_s"], 4)
                 row["time_ratio_numba_over_peer"] = round(ref["run_s"] / row["run_s"], 4)
                 row["spikes_match_numba"] = row["spikes"] == ref["spikes"]
+                if not row["spikes_match_numba"]:
+                    row["spikes_diff"] = row["spikes"] - ref["spikes"]
+                    row["spikes_diff_rel"] = round((row["spikes"] - ref["spikes"]) / max(1, ref["spikes"]), 5)
+                if impl == "sanafe" and "energy_loihi_sanafe_per_tick_j" in ref:
+                    # the energy cross-check: SANA-FE's own total against neurotile's event
+                    # counts priced with the same loihi.yaml constants (energy model loihi-sanafe)
+                    priced = ref["energy_loihi_sanafe_per_tick_j"] + ref["loihi_sanafe_after_end_j"] / ref["ticks"]
+                    row["neurotile_priced_per_tick_j"] = priced
+                    row["neurotile_default_per_tick_j"] = ref["energy_per_tick_j"]
+                    row["energy_sanafe_over_priced"] = round(row["energy_per_tick_j"] / priced, 6)
+                    row["energy_sanafe_over_neurotile_default"] = round(
+                        row["energy_per_tick_j"] / ref["energy_per_tick_j"], 4)
                 if ref.get("dropped") and not impl.startswith("neurotile_"):
                     row["differs"] = ("the fixed-window router dropped %d late packets; this peer "
                                       "has no router, so its spikes differ" % ref["dropped"])

@@ -16,7 +16,7 @@ Export format (``kind = "lif"``), one entry per array:
   as global axons (consumed in the tick they are scheduled for, SPEC section 4);
 - scalars ``ticks``, ``tiles``, ``A``, ``N``, ``vth``, ``bias``, ``du``, ``dv``,
   ``wshift``, ``reset``, ``refractory``; ``stdp`` (0/1) and ``stdp_*`` (the STDP
-  record when on).
+  record when on); ``mesh_w``, ``mesh_h`` for the mesh workloads (else one tile).
 
 ``kind = "tdmac"``: ``W`` ``[layers, A, N]``, ``t_in``, ``window``, ``theta``,
 ``ramp``, ``inp_ptr`` / ``inp_gax`` (axons of layer 0) / ``inp_off`` (arrival
@@ -46,7 +46,7 @@ class Workload:
     ticks: int
     neurons: int
     backend: str = "numba"       # neurotile backend that runs it
-    peers: tuple = ("handloop", "brian2_cython", "brian2_cpp_standalone")
+    peers: tuple = ("handloop", "brian2_cython", "brian2_cpp_standalone", "sanafe", "nest_1t", "nest_2t")
     note: str = ""
     info: dict = field(default_factory=dict)
 
@@ -180,10 +180,10 @@ MESH_STDP = dict(enabled=1, mode=isa.STDP_PAIR, pre_inc=64, post_inc=64, pre_shi
 
 
 def mesh(quick=False, mode="barrier", stdp=False, ticks=None, name=None, seed=2,
-         w=8, h=8, window=64, fifo_depth=4) -> Workload:
+         w=8, h=8, window=64, fifo_depth=4, size=256) -> Workload:
     ticks = ticks or (100 if quick else 1000)
     name = name or ("mesh_stdp" if stdp else "mesh_" + mode)
-    A = N = 256
+    A = N = size                 # tiles of size x size (256 in the suite; smaller in tests)
     tiles = w * h
     rng = np.random.default_rng(seed)
     lo, hi = MESH_W_RANGE
@@ -212,14 +212,17 @@ def mesh(quick=False, mode="barrier", stdp=False, ticks=None, name=None, seed=2,
     _program_play(prog, ticks, _inputs_block(inp_ptr, inp_gax, A))
     net = _lif_net(ticks, tiles, A, N, W, route_ptr, route_gax, inp_ptr, inp_gax, MESH_LIF,
                    stdp=MESH_STDP if stdp else None)
-    note = ("%dx%d mesh of 256x256 LIF tiles, each neuron routed to 1-4 random tiles, "
+    net.update(mesh_w=w, mesh_h=h)           # the mesh's shape (SANA-FE maps tiles onto its own mesh)
+    note = ("%dx%d mesh of %dx%d LIF tiles, each neuron routed to 1-4 random tiles, "
             "inputs Bernoulli(%g), router %s, window %d, FIFO depth %d"
-            % (w, h, MESH_P_IN, mode, window, fifo_depth))
-    peers = ("handloop",) if stdp else ("handloop", "brian2_cython", "brian2_cpp_standalone")
+            % (w, h, A, N, MESH_P_IN, mode, window, fifo_depth))
+    peers = ("handloop",) if stdp else ("handloop", "brian2_cython", "brian2_cpp_standalone", "sanafe",
+                                        "nest_1t", "nest_2t")
     if stdp:
         note += ", pair STDP on every tile"
     return Workload(name, prog, net, ticks, tiles * N, peers=peers, note=note,
-                    info={"router_mode": mode, "mean_routes": float(k.mean())})
+                    info={"router_mode": mode, "mean_routes": float(k.mean()),
+                          "synapses": int((route_ptr[-1] + len(np.unique(inp_gax))) * N)})
 
 
 # ---------------------------------------------------------------------------

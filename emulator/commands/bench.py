@@ -22,9 +22,10 @@ def register(sub) -> None:
         "bench", help="measure neurotile against its peers (benchmarks/run.py)",
         description="Build the benchmark workloads (crossbar, mesh in both router modes, "
                     "mesh_stdp, tdmac, reference), run neurotile and its peers (a hand-written "
-                    "numba loop, Brian2 cython and cpp_standalone) each in a subprocess, and "
-                    "print one JSON object per line. Brian2 needs its own environment: "
-                    "bash benchmarks/setup_peers.sh. See docs/PERFORMANCE.md.",
+                    "numba loop, Brian2 cython and cpp_standalone, SANA-FE, NEST) each in a "
+                    "subprocess, and print one JSON object per line. Brian2, SANA-FE and NEST "
+                    "need their own environments: bash benchmarks/setup_peers.sh. "
+                    "See docs/PERFORMANCE.md.",
         epilog="Example: neurotile bench --quick --only crossbar,mesh")
     p.add_argument("--quick", action="store_true", help="short runs (under a minute on 2 cores)")
     p.add_argument("--only", metavar="NAMES", default="",
@@ -32,7 +33,7 @@ def register(sub) -> None:
                         "mesh_barrier, mesh_fixed, mesh_stdp, tdmac, reference")
     p.add_argument("--impls", metavar="IMPLS", default="",
                    help="implementations, comma-separated: neurotile_numba, neurotile_reference, "
-                        "handloop, brian2_cython, brian2_cpp_standalone")
+                        "handloop, brian2_cython, brian2_cpp_standalone, sanafe, nest_1t, nest_2t")
     p.add_argument("--repeats", type=int, default=3, metavar="N", help="timed runs per measurement (>= 3)")
     p.set_defaults(func=main)
 

@@ -68,6 +68,10 @@ def register(sub) -> None:
     p.add_argument("--no-pager", action="store_true", help="with --view: never page")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--quiet", "-q", action="store_true", help="no summary, no progress bar")
+    p.add_argument("--energy-model", metavar="MODEL", default="default",
+                   help="price the run's events with: default (neurotile's model), loihi-sanafe "
+                        "(Loihi's energies as SANA-FE's loihi.yaml gives them) or a YAML file of "
+                        "joules per event (docs/SPEC.md section 14)")
     p.set_defaults(func=main)
 
 
@@ -97,8 +101,10 @@ def _save(trace, path: str, compress: bool) -> None:
         trace.save(path, compress=compress)
 
 
-def summarize(trace) -> dict:
-    """The figures the run summary shows, from a trace (plain Python types)."""
+def summarize(trace, energy_model=None) -> dict:
+    """The figures the run summary shows, from a trace (plain Python types).
+
+    ``energy_model``: see :func:`emulator.energy.load_model` (None: the default model)."""
     import numpy as np
 
     from emulator import energy
@@ -113,7 +119,7 @@ def summarize(trace) -> dict:
     hops = a["pkt_hops"][ok]
     w0 = a["w_init"].astype(np.int64)
     w1 = a["w_final"].astype(np.int64)
-    e = energy.breakdown(meta, a)
+    e = energy.estimate(meta, a, model=energy_model)
 
     def stats(x):
         if len(x) == 0:
@@ -165,8 +171,9 @@ def render_summary(s: dict, trace, console, wall_s: float) -> None:
                     % (lc["min"], lc["mean"], lc["max"], hp["min"], hp["mean"], hp["max"]))
     top.add_row("learning", "%d weights changed, sum |dw| = %d" % (s["weights_changed"], s["weight_change_abs"]))
     e = s["energy"]
-    top.add_row("energy", "%s total, %s per tick, %.3g W at %.0f MHz"
-                % (_fmt_j(e["total_j"]), _fmt_j(e["per_tick_j"]), e["power_w"], e["params"]["clock_hz"] / 1e6))
+    top.add_row("energy", "%s total, %s per tick, %.3g W at %.0f MHz (model %s)"
+                % (_fmt_j(e["total_j"]), _fmt_j(e["per_tick_j"]), e["power_w"], e["params"]["clock_hz"] / 1e6,
+                   e["params"].get("model", "default")))
     console.print(top)
     t = Table(title="per tile", title_justify="left", show_edge=False)
     for col in ("tile", "(x,y)", "core", "axons x neurons", "spikes", "spikes/neuron/tick"):
@@ -199,6 +206,9 @@ def main(args) -> int:
 
     if args.trace:
         _check_output_path(args.trace)
+    from emulator import energy
+
+    energy_model = energy.load_model(args.energy_model)     # a bad model fails before the run
     if not os.path.exists(args.program):
         raise UserError("no such program: %s" % args.program)
     console = Console(stderr=False)
@@ -252,12 +262,13 @@ def main(args) -> int:
         if state["bar"] is not None:
             state["bar"].stop()
     wall = time.monotonic() - t0
+    # The summary prices every event of the run, so it is taken before --record drops logs.
+    s = None if args.quiet else summarize(trace, energy_model)
     if args.record is not None:
         trace = trace.select(args.record)
     if args.trace:
         _save(trace, args.trace, not args.uncompressed)
-    if not args.quiet:
-        s = summarize(trace)
+    if s is not None:
         if args.json:
             print(json.dumps(s, indent=2, default=float))
         else:
