@@ -51,7 +51,7 @@ class Options:
     tile_size: tuple = (256, 256)        # (axons, neurons) per tile
     weight_bits: int = 8
     reset: str = "auto"                  # auto (graph metadata, else zero), zero, subtract
-    window: int = 16
+    window: int | None = None            # cycles per tick; None: graph metadata, else 16
     probe_all: bool = False              # probe every neuron of every NIR node
     name: str = ""
 
@@ -280,6 +280,13 @@ def choose_alpha(E: np.ndarray, wmax: int):
     return a, clipped, rms
 
 
+def _tile_hint(pop):
+    h = pop.metadata.get("neurotile")
+    if isinstance(h, dict) and "tile" in h:
+        return int(h["tile"])
+    return None
+
+
 def _reset_mode(pop, opt) -> int:
     meta = pop.metadata.get("reset") or pop.metadata.get("reset_method")
     mode = opt.reset
@@ -492,6 +499,13 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
                 info.tiles.append(plan)
     # ---- mesh and placement -------------------------------------------------------------
     n_tiles = len(plans)
+    gmeta = lin.metadata
+    if not opt.mesh and "mesh" in gmeta:            # a graph written by `neurotile nir export`
+        opt.mesh = tuple(int(x) for x in np.asarray(gmeta["mesh"]).reshape(-1)[:2])
+    if opt.window is None:
+        opt.window = int(np.asarray(gmeta.get("window", 16)).reshape(-1)[0])
+    if not opt.name and isinstance(gmeta.get("name"), str):
+        opt.name = gmeta["name"]
     if opt.mesh:
         W_, H_ = opt.mesh
         if not (1 <= W_ <= MAX_MESH and 1 <= H_ <= MAX_MESH):
@@ -511,6 +525,12 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         snake += [y * W_ + x for x in xs]
     for i, plan in enumerate(plans):
         plan.index = snake[i]
+    hinted = [_tile_hint(lin.populations[p.pop]) for p in plans] if all(
+        not p.pop.startswith("relay:") for p in plans) else []
+    if hinted and all(h is not None for h in hinted) and len(set(hinted)) == len(plans) \
+            and max(hinted) < W_ * H_:
+        for plan, h in zip(plans, hinted):     # placement of an exported program: keep it
+            plan.index = h
     # ---- routes ------------------------------------------------------------------------------
     # source key ("pop", name, level) -> index -> [(tile, axon)]
     dests = {}

@@ -79,15 +79,15 @@ def load_graph(graph_or_path):
         with open(path, "rb") as fh:
             head = fh.read(8)
     except OSError as e:
-        raise NIRError("%s: cannot read: %s" % (path, e.strerror or e)) from None
+        raise NIRError("cannot read: %s" % (e.strerror or e)) from None
     if head != b"\x89HDF\r\n\x1a\n":
-        raise NIRError("%s: not a NIR file (NIR files are HDF5; this one does not start with "
-                       "the HDF5 signature)" % path)
+        raise NIRError("not a NIR file (NIR files are HDF5; this one does not start with "
+                       "the HDF5 signature)")
     try:
         g = nir.read(path)
     except Exception as e:  # the nir/h5py readers raise many types for bad content
-        raise NIRError("%s: cannot read the NIR graph: %s: %s"
-                       % (path, type(e).__name__, str(e).splitlines()[0] if str(e) else "")) from None
+        raise NIRError("cannot read the NIR graph (%s: %s)"
+                       % (type(e).__name__, str(e).splitlines()[0] if str(e) else "")) from None
     return g, path
 
 
