@@ -74,8 +74,8 @@ def _two(v):
 
 
 def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = None):
-    """Run ``graph``; returns (outputs {Output name: [steps, ...]}, voltages {neuron: [steps, n]},
-    spikes {neuron: [steps, n]})."""
+    """Run ``graph``; returns (outputs {Output name: [steps, ...]}, voltages after the reset
+    {neuron: [steps, n]}, spikes {neuron: [steps, n]}, voltages before the reset)."""
     order, preds = _order(graph)
     val = {}
     state = {}
@@ -83,6 +83,7 @@ def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = Non
     outs = {n: [] for n, nd in graph.nodes.items() if type(nd).__name__ == "Output"}
     volts = {n: [] for n, nd in graph.nodes.items() if type(nd).__name__ in NEURONS}
     spikes = {n: [] for n, nd in graph.nodes.items() if type(nd).__name__ in NEURONS}
+    pre = {n: [] for n, nd in graph.nodes.items() if type(nd).__name__ in NEURONS}
     for t in range(steps):
         for n in order:
             nd = graph.nodes[n]
@@ -148,6 +149,7 @@ def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = Non
                         z = np.zeros(I.size, bool)
                     else:
                         z = st["v"] > nd.v_threshold.ravel()
+                pre[n].append(np.array(st["v"], dtype=np.float64).copy())
                 if typ not in ("LI", "I", "Threshold"):
                     if mode == "subtract":
                         st["v"] = np.where(z, st["v"] - nd.v_threshold.ravel(), st["v"])
@@ -161,4 +163,5 @@ def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = Non
                 raise ValueError("reference: unsupported node type %s" % typ)
     return ({k: np.array(v) for k, v in outs.items()},
             {k: np.array(v) for k, v in volts.items()},
-            {k: np.array(v) for k, v in spikes.items()})
+            {k: np.array(v) for k, v in spikes.items()},
+            {k: np.array(v) for k, v in pre.items()})
