@@ -97,8 +97,7 @@ def run_compile(args) -> int:
 
     out = args.output or os.path.splitext(args.model)[0] + ".spk"
     opt = Options(dt=args.dt, mesh=args.mesh, tile_size=args.tile_size,
-                  weight_bits=args.weight_bits, reset=args.reset,
-                  name=os.path.splitext(os.path.basename(args.model))[0])
+                  weight_bits=args.weight_bits, reset=args.reset)
     try:
         comp = compile_graph(args.model, opt)
         inputs = {}

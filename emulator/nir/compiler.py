@@ -506,6 +506,10 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         opt.window = int(np.asarray(gmeta.get("window", 16)).reshape(-1)[0])
     if not opt.name and isinstance(gmeta.get("name"), str):
         opt.name = gmeta["name"]
+    if not opt.name and source != "<graph>":
+        import os
+
+        opt.name = os.path.splitext(os.path.basename(source))[0]
     if opt.mesh:
         W_, H_ = opt.mesh
         if not (1 <= W_ <= MAX_MESH and 1 <= H_ <= MAX_MESH):
@@ -605,7 +609,7 @@ def _annotate(comp: Compiled) -> None:
         which = "%d..%d" % (nn[0], nn[-1]) if contiguous else "%d of them (%s...)" % (
             len(nn), ", ".join(str(x) for x in nn[:6]))
         plan.comment.append("node %r (%s) neurons %s; lag %d tick(s)" % (plan.pop, info.kind, which, info.lag))
-        plan.comment.append("quantised: S = %.6g chip units per volt (alpha %.6g x 2^%d), weight rms "
+        plan.comment.append("quantised: S = %.6g chip units per unit of v (alpha %.6g x 2^%d), weight rms "
                             "error %.3g%%, %.2f%% clipped, bias %s"
                             % (info.scale, info.alpha, info.wshift, 100 * info.weight_err,
                                100 * info.clipped, info.bias_mode))
@@ -624,6 +628,9 @@ def _annotate(comp: Compiled) -> None:
             else:
                 runs.append([desc, a, a, i, i])
         for desc, a0, a1, i0, i1 in runs[:12]:
-            plan.comment.append("axons %d..%d <- %s [%d..%d]" % (a0, a1, desc, i0, i1))
+            if a0 == a1:
+                plan.comment.append("axon %d <- %s%s" % (a0, desc, "" if desc.startswith("bias") else " [%d]" % i0))
+            else:
+                plan.comment.append("axons %d..%d <- %s [%d..%d]" % (a0, a1, desc, i0, i1))
         if len(runs) > 12:
             plan.comment.append("... %d more axon runs" % (len(runs) - 12))

@@ -1,0 +1,206 @@
+"""`neurotile nir compile`: the .spk it writes, the report, the design-rule check, bad input."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import nir  # noqa: E402
+from fidelity import chain  # noqa: E402
+
+import neurotile as nt  # noqa: E402
+from emulator import api, image  # noqa: E402
+from emulator.cli import main  # noqa: E402
+from emulator.nir.compiler import compile_graph  # noqa: E402
+from emulator.nir.graph import NIRError  # noqa: E402
+
+DT = 1e-4
+
+
+def _write(path, graph):
+    nir.write(str(path), graph)
+    return str(path)
+
+
+def _cli(argv, capsys):
+    rc = main(argv)
+    cap = capsys.readouterr()
+    return rc, cap.out, cap.err
+
+
+def _lif(n, **kw):
+    return nir.LIF(tau=np.full(n, 2e-3), r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.ones(n), **kw)
+
+
+def test_compile_writes_commented_spk_that_assembles_to_the_compiled_image(tmp_path, capsys):
+    g = chain("CubaLIF", 12, 40, np.random.default_rng(1), DT, recurrent=True)
+    g.metadata = {"dt": DT}
+    model = _write(tmp_path / "rec.nir", g)
+    x = (np.random.default_rng(2).random((25, 12)) < 0.3).astype(np.int64)
+    np.save(tmp_path / "in.npy", x)
+    out = tmp_path / "rec.spk"
+    rc, stdout, err = _cli(["nir", "compile", model, "-o", str(out), "--input",
+                            str(tmp_path / "in.npy"), "--report"], capsys)
+    assert rc == 0, err
+    text = out.read_text()
+    assert "; node 'neurons' (CubaLIF) neurons 0..39" in text
+    assert "axons 0..11 <- input 'input' [0..11]" in text
+    assert "axons 12..51 <- node 'neurons' [0..39]" in text       # the recurrent edge
+    assert "quantised: S =" in text
+    # the text is the image: assembling it gives the bytes the compiler built
+    prog = nt.from_nir(model)
+    assert api.assemble(text) == prog.with_inputs({"input": x}, 25).image()
+    # the report table names every node with tiles, neurons, synapses, errors, hops
+    assert "neurons  CubaLIF  1" in stdout and "w err" in stdout and "hops" in stdout
+    # and it runs like any other program
+    rc, stdout, err = _cli(["run", str(out), "--backend", "reference"], capsys)
+    assert rc == 0, err
+
+
+def test_report_rows_count_tiles_neurons_and_synapses():
+    rng = np.random.default_rng(3)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([50])}),
+        "fc1": nir.Linear(weight=rng.normal(0, 1, (200, 50)) * 10), "l1": _lif(200),
+        "fc2": nir.Linear(weight=rng.normal(0, 1, (5, 200)) * 10), "l2": _lif(5),
+        "out": nir.Output(output_type={"output": np.array([5])}),
+    }, edges=[("input", "fc1"), ("fc1", "l1"), ("l1", "fc2"), ("fc2", "l2"), ("l2", "out")])
+    prog = nt.from_nir(g, dt=DT, tile_size=(256, 64))
+    rows = {r["node"]: r for r in prog.report_rows()}
+    assert rows["l1"]["tiles"] == 4 and rows["l1"]["neurons"] == 200    # split by neurons
+    assert rows["l1"]["synapses"] == np.count_nonzero(
+        np.clip(np.rint(g.nodes["fc1"].weight * DT / 2e-3 * prog.compiled.pops["l1"].alpha), -127, 127))
+    assert rows["l2"]["tiles"] == 1 and rows["l2"]["hops_max"] == 0
+    assert rows["l1"]["hops_max"] >= 1                                   # four tiles feed one
+    # l2's fan-in is 200 > 128 axons: refused by the design-rule check
+    with pytest.raises(NIRError, match=r"node 'l2': fan-in 200 exceeds 128 axons per tile; "
+                                       r"use --tile-size or a bigger mesh"):
+        compile_graph(g, dt=DT, tile_size=(128, 64))
+
+
+def test_drc_message_for_fan_in_over_the_axon_limit(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([300])}),
+        "fc1": nir.Affine(weight=rng.normal(0, 1, (10, 300)), bias=np.zeros(10)), "lif1": _lif(10),
+        "out": nir.Output(output_type={"output": np.array([10])}),
+    }, edges=[("input", "fc1"), ("fc1", "lif1"), ("lif1", "out")], metadata={"dt": DT})
+    model = _write(tmp_path / "wide.nir", g)
+    out = tmp_path / "wide.spk"
+    rc, _o, err = _cli(["nir", "compile", model, "-o", str(out)], capsys)
+    assert rc == 1
+    assert err.strip() == ("%s: error: node 'lif1': fan-in 300 exceeds 256 axons per tile; use "
+                           "--tile-size or a bigger mesh" % model)
+    assert not out.exists()
+
+
+def test_per_neuron_parameters_are_grouped_into_tiles_and_reported():
+    rng = np.random.default_rng(0)
+    n = 20
+    tau = np.repeat([2e-3, 3e-3, 5e-3, 8e-3], 5) * (1 + rng.normal(0, 1e-5, n))   # jitter merges
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([4])}),
+        "fc": nir.Linear(weight=rng.normal(0, 1, (n, 4))),
+        "l": nir.LIF(tau=tau, r=np.ones(n), v_leak=np.zeros(n), v_threshold=np.repeat([1.0, 2.0], 10)),
+        "out": nir.Output(output_type={"output": np.array([n])}),
+    }, edges=[("input", "fc"), ("fc", "l"), ("l", "out")])
+    prog = nt.from_nir(g, dt=DT)
+    row = prog.report_rows()[0]
+    assert row["distinct_params"] == 20 and row["groups"] == 4 and row["tiles"] == 4
+    assert 0 < row["param_err"] < 0.01
+    tiles = [p for p in prog.compiled.plans]
+    assert sorted(len(p.neurons) for p in tiles) == [5, 5, 5, 5]
+    assert len({p.params["dv"] for p in tiles}) == 4
+    assert "4 (of 20)" in prog.report()
+
+
+def _bad(name, tmp_path, graph):
+    path = tmp_path / (name + ".nir")
+    nir.write(str(path), graph)
+    return str(path)
+
+
+def _io(n=3):
+    return {"input": nir.Input(input_type={"input": np.array([n])}),
+            "out": nir.Output(output_type={"output": np.array([n])})}
+
+
+def bad_graphs():
+    rng = np.random.default_rng(0)
+    unknown = nir.NIRGraph(nodes={**_io(), "cuba_li": nir.CubaLI(
+        tau_syn=np.ones(3), tau_mem=np.ones(3), r=np.ones(3), v_leak=np.zeros(3))},
+        edges=[("input", "cuba_li"), ("cuba_li", "out")], type_check=False)
+    cycle = nir.NIRGraph(nodes={**_io(), "a": nir.Linear(weight=np.eye(3)), "b": nir.Linear(weight=np.eye(3)),
+                                "l": _lif(3)},
+                         edges=[("input", "a"), ("a", "b"), ("b", "a"), ("a", "l"), ("l", "out")], type_check=False)
+    shape = nir.NIRGraph(nodes={**_io(), "fc": nir.Linear(weight=rng.normal(0, 1, (3, 5))), "l": _lif(3)},
+                         edges=[("input", "fc"), ("fc", "l"), ("l", "out")], type_check=False)
+    nan = nir.NIRGraph(nodes={**_io(), "fc": nir.Linear(weight=np.eye(3)),
+                              "l": nir.LIF(tau=np.array([1e-3, np.nan, 1e-3]), r=np.ones(3),
+                                           v_leak=np.zeros(3), v_threshold=np.ones(3))},
+                       edges=[("input", "fc"), ("fc", "l"), ("l", "out")], type_check=False)
+    inf = nir.NIRGraph(nodes={**_io(), "fc": nir.Linear(weight=np.full((3, 3), np.inf)), "l": _lif(3)},
+                       edges=[("input", "fc"), ("fc", "l"), ("l", "out")], type_check=False)
+    readout = nir.NIRGraph(nodes={**_io(), "fc": nir.Linear(weight=np.eye(3)), "l": _lif(3),
+                                  "ro": nir.Linear(weight=np.full((3, 3), 0.5))},
+                           edges=[("input", "fc"), ("fc", "l"), ("l", "ro"), ("ro", "out")], type_check=False)
+    return {
+        "unknown": (unknown, "node 'cuba_li' has type CubaLI, which neurotile cannot compile"),
+        "cycle": (cycle, "cycle without neurons: 'a' -> 'b' -> 'a'"),
+        "shape": (shape, "node 'fc' (Linear): weight shape (3, 5) does not match its input of 3 values"),
+        "nan": (nan, "node 'l' (LIF): parameter 'tau' holds NaN or infinity"),
+        "inf": (inf, "node 'fc' (Linear): parameter 'weight' holds NaN or infinity"),
+        "readout": (readout, "output 'out' is fed through a linear map"),
+    }
+
+
+@pytest.mark.parametrize("case", ["unknown", "cycle", "shape", "nan", "inf", "readout"])
+def test_bad_graphs_get_one_line_naming_the_node_and_no_output(case, tmp_path, capsys):
+    graph, msg = bad_graphs()[case]
+    model = _bad(case, tmp_path, graph)
+    out = tmp_path / "x.spk"
+    rc, _o, err = _cli(["nir", "compile", model, "-o", str(out), "--dt", "1e-4"], capsys)
+    assert rc == 1
+    assert err.startswith("%s: error: %s" % (model, msg)), err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_not_hdf5_and_missing_file(tmp_path, capsys):
+    bad = tmp_path / "model.nir"
+    bad.write_text("not a graph")
+    out = tmp_path / "m.spk"
+    out.write_text("keep me")
+    rc, _o, err = _cli(["nir", "compile", str(bad), "-o", str(out)], capsys)
+    assert rc == 1 and err.startswith("%s: error: not a NIR file" % bad)
+    assert out.read_text() == "keep me"                       # an existing output is untouched
+    rc, _o, err = _cli(["nir", "compile", str(tmp_path / "none.nir"), "-o", str(out)], capsys)
+    assert rc == 1 and "cannot read" in err
+    # a graph without dt needs --dt
+    g = chain("LIF", 3, 3, np.random.default_rng(0), DT)
+    model = _write(tmp_path / "nodt.nir", g)
+    rc, _o, err = _cli(["nir", "compile", model, "-o", str(out)], capsys)
+    assert rc == 1 and "give --dt" in err
+
+
+def test_too_many_tiles_for_the_mesh_is_refused():
+    rng = np.random.default_rng(0)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([8])}),
+        "fc": nir.Linear(weight=rng.normal(0, 1, (100, 8))), "big": _lif(100),
+        "out": nir.Output(output_type={"output": np.array([100])}),
+    }, edges=[("input", "fc"), ("fc", "big"), ("big", "out")])
+    with pytest.raises(NIRError, match=r"needs 4 tiles \(node 'big' alone 4\); the mesh 1x2 has 2"):
+        compile_graph(g, dt=DT, tile_size=(8, 32), mesh=(1, 2))
+
+
+def test_compiled_program_checks_out_in_the_image_loader():
+    g = chain("LIF", 6, 6, np.random.default_rng(0), DT, recurrent=True)
+    prog = nt.from_nir(g, dt=DT)
+    data = prog.with_inputs({"input": np.ones((5, 6), int)}, 5).image()
+    assert image.decode(data).n_tiles >= 1
