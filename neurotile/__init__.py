@@ -269,6 +269,11 @@ class NIRProgram(Program):
         """The compiler's plan (:class:`emulator.nir.compiler.Compiled`)."""
         return self._compiled
 
+    def chip_image(self) -> bytes:
+        """The image of the compiled chip alone (tiles, weights, routes, probes; no input
+        spikes, no sequencer code): what an import -> export -> import round trip keeps."""
+        return _image.encode(self._compiled.program)
+
     def report(self) -> str:
         """The ``--report`` table: NIR node -> tiles, neurons, synapses, errors, hops."""
         from emulator.nir.report import format_report

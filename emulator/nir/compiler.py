@@ -187,8 +187,8 @@ def _order(lin):
     names = list(lin.populations)
     fwd = {p: set() for p in names}
     for p in names:
-        for (s, _d) in lin.populations[p].terms:
-            if s in lin.populations and s != p:
+        for (s, d) in lin.populations[p].terms:
+            if s in lin.populations and s != p and d == 0:    # delayed edges do not order
                 fwd[p].add(s)
     order, done, back = [], set(), set()
     remaining = list(names)
@@ -332,7 +332,7 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
     for p in order:
         L = 0
         for (s, d) in lin.populations[p].terms:
-            if s in lin.populations and (s, p) not in back:
+            if s in lag and (s, p) not in back:
                 L = max(L, lag[s] + 1 - d)
         lag[p] = L
     timing = []

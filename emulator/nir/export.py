@@ -2,7 +2,8 @@
 
 Every LIF tile becomes one neuron node ``tileN`` (``CubaLIF`` when its current decays,
 ``LIF`` when its voltage leaks, ``IF`` otherwise; ``LI``/``I`` when it never fires), its
-routes become ``Linear`` nodes between tiles (the weight a spike meets on its axon), axons
+routes become ``Delay`` (one tick: a routed spike is consumed in the next tick) and
+``Linear`` nodes between tiles (the weight a spike meets on its axon), axons
 nobody routes to become an ``Input`` per tile, and tiles that route nowhere an ``Output``.
 Units are chosen so that the float graph is the chip's integer arithmetic divided by
 ``2^wshift`` (one spike adds its integer weight), and every node carries
@@ -128,7 +129,12 @@ def export_program(prog, dt: float = 1e-3):
         for _ax, src, mat in sorted(sources, key=lambda s: s[0]):
             lname = "%s_to_tile%d" % (src, b)
             nodes[lname] = nir.Linear(weight=mat)
-            edges += [(src, lname), (lname, "tile%d" % b)]
+            if src.endswith("_in"):             # external spikes are consumed in their tick
+                edges += [(src, lname), (lname, "tile%d" % b)]
+            else:                               # a routed spike one tick later (SPEC section 4)
+                dname = "%s_delay" % lname
+                nodes[dname] = nir.Delay(delay=np.full(prog.tiles[int(src[4:])].neurons, float(dt)))
+                edges += [(src, dname), (dname, lname), (lname, "tile%d" % b)]
     for i in on:
         if not any(prog.tiles[i].routes):
             o = "tile%d_out" % i

@@ -20,12 +20,19 @@ import numpy as np
 NEURONS = ("LIF", "CubaLIF", "IF", "LI", "I", "Threshold")
 
 
-def _order(graph):
+def _delay_steps(node, dt) -> int:
+    return int(round(float(np.asarray(node.delay).reshape(-1)[0]) / dt))
+
+
+def _order(graph, dt):
     preds = {n: [a for a, b in graph.edges if b == n] for n in graph.nodes}
     done, order = set(), []
     remaining = list(graph.nodes)
+    # a Delay of k >= 1 steps outputs what it got k steps ago: ready at the start of a step
+    early = {n for n, nd in graph.nodes.items()
+             if type(nd).__name__ == "Delay" and _delay_steps(nd, dt) >= 1}
     while remaining:
-        ready = [n for n in remaining if all(p in done for p in preds[n])]
+        ready = [n for n in remaining if n in early or all(p in done for p in preds[n])]
         n = ready[0] if ready else remaining[0]
         order.append(n)
         done.add(n)
@@ -76,7 +83,7 @@ def _two(v):
 def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = None):
     """Run ``graph``; returns (outputs {Output name: [steps, ...]}, voltages after the reset
     {neuron: [steps, n]}, spikes {neuron: [steps, n]}, voltages before the reset)."""
-    order, preds = _order(graph)
+    order, preds = _order(graph, dt)
     val = {}
     state = {}
     hist = {}
@@ -84,6 +91,7 @@ def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = Non
     volts = {n: [] for n, nd in graph.nodes.items() if type(nd).__name__ in NEURONS}
     spikes = {n: [] for n, nd in graph.nodes.items() if type(nd).__name__ in NEURONS}
     pre = {n: [] for n, nd in graph.nodes.items() if type(nd).__name__ in NEURONS}
+    delays = [n for n, nd in graph.nodes.items() if type(nd).__name__ == "Delay" and _delay_steps(nd, dt) >= 1]
     for t in range(steps):
         for n in order:
             nd = graph.nodes[n]
@@ -109,10 +117,13 @@ def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = Non
             elif typ == "Flatten":
                 val[n] = np.ravel(x)
             elif typ == "Delay":
-                k = int(round(float(np.asarray(nd.delay).reshape(-1)[0]) / dt))
+                k = _delay_steps(nd, dt)
                 h = hist.setdefault(n, [])
-                h.append(np.array(x, dtype=np.float64))
-                val[n] = h[-1 - k] if len(h) > k else np.zeros_like(h[-1])
+                if k == 0:
+                    val[n] = np.array(x, dtype=np.float64)
+                else:       # output x[t - k]; this step's input is stored at the end of the step
+                    shape = np.asarray(nd.delay).shape
+                    val[n] = h[-k] if len(h) >= k else np.zeros(shape)
             elif typ == "Conv2d":
                 pad = _two(nd.padding)
                 val[n] = _conv2d(np.asarray(x).reshape(-1, *_two(nd.input_shape)), nd.weight,
@@ -161,6 +172,10 @@ def simulate(graph, inputs: dict, steps: int, dt: float, reset: str | None = Non
                     np.asarray(nd.r if typ != "Threshold" else nd.threshold).shape)
             else:
                 raise ValueError("reference: unsupported node type %s" % typ)
+        for n in delays:            # what the delays received this step
+            xs = [val[p] for p in preds[n] if p in val]
+            hist.setdefault(n, []).append(sum(np.asarray(v, dtype=np.float64) for v in xs)
+                                          if xs else np.zeros(np.asarray(graph.nodes[n].delay).shape))
     return ({k: np.array(v) for k, v in outs.items()},
             {k: np.array(v) for k, v in volts.items()},
             {k: np.array(v) for k, v in spikes.items()},
