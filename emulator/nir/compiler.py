@@ -527,7 +527,7 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
     for y in range(H_):
         xs = range(W_) if y % 2 == 0 else range(W_ - 1, -1, -1)
         snake += [y * W_ + x for x in xs]
-    for i, plan in enumerate(plans):
+    for i, plan in enumerate(_interleave(plans)):
         plan.index = snake[i]
     hinted = [_tile_hint(lin.populations[p.pop]) for p in plans] if all(
         not p.pop.startswith("relay:") for p in plans) else []
@@ -592,6 +592,51 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
     _annotate(comp)
     image.validate(comp.with_inputs({}, 1))
     return comp
+
+
+def _level_of(plan):
+    if plan.pop.startswith("relay:"):
+        _, src, k = plan.pop.split(":")
+        return (src, int(k))
+    return (plan.pop, 0)
+
+
+def _interleave(plans: list) -> list:
+    """Placement order: each tile right after the last tile it receives from.
+
+    Tiles then go along a snake through the mesh in this order, so a consumer sits next to
+    its producers (a pooling tile beside the convolution tiles it reads) instead of a whole
+    layer away. Sources that come later (cycles) do not hold a tile back.
+    """
+    owner = {}                                   # (population, level, neuron) -> plan number
+    for pi, plan in enumerate(plans):
+        lv = _level_of(plan)
+        for j in plan.neurons.tolist():
+            owner[(lv[0], lv[1], j)] = pi
+    needs = []
+    for pi, plan in enumerate(plans):
+        src = {owner.get((sk[1], sk[2], i)) for sk, i in plan.axons if sk[0] == "pop"}
+        needs.append({q for q in src if q is not None and q < pi})
+    placed, order = set(), []
+    waiting = list(range(len(plans)))
+    for pi in range(len(plans)):
+        if pi in placed:
+            continue
+        if not needs[pi] <= placed:              # its producers come first, in their order
+            continue
+        order.append(pi)
+        placed.add(pi)
+        progress = True
+        while progress:                          # consumers whose producers are all placed now
+            progress = False
+            for q in waiting:
+                if q not in placed and needs[q] and needs[q] <= placed and q > pi:
+                    order.append(q)
+                    placed.add(q)
+                    progress = True
+        waiting = [q for q in waiting if q not in placed]
+    order += [q for q in range(len(plans)) if q not in placed]
+    return [plans[q] for q in order]
 
 
 def _annotate(comp: Compiled) -> None:

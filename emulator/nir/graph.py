@@ -57,6 +57,26 @@ class Population:
         return a.reshape(-1).copy()
 
 
+class Eye:
+    """The identity map of a source onto itself, kept implicit (sources can be large)."""
+
+    def __init__(self, n: int):
+        self.n = n
+        self.shape = (n, n)
+
+    def dense(self) -> np.ndarray:
+        return np.eye(self.n)
+
+
+def dense(v) -> np.ndarray:
+    return v.dense() if isinstance(v, Eye) else v
+
+
+def apply(M, v):
+    """``M @ v`` without multiplying by an identity."""
+    return np.array(M, dtype=np.float64, copy=True) if isinstance(v, Eye) else M @ v
+
+
 class Linearised:
     """The graph as sources, populations and outputs."""
 
@@ -233,9 +253,9 @@ def linearise(graph, dt: float) -> Linearised:
     def source_value(name):
         if name in out.inputs:
             n = out.inputs[name]
-            return {(name, 0): np.eye(n)}, np.zeros(n), out.input_shapes[name]
+            return {(name, 0): Eye(n)}, np.zeros(n), out.input_shapes[name]
         p = out.populations[name]
-        return {(name, 0): np.eye(p.n)}, np.zeros(p.n), p.shape
+        return {(name, 0): Eye(p.n)}, np.zeros(p.n), p.shape
 
     def summed_input(name):
         """Sum of the values of all predecessors of ``name``: (terms, bias, shape)."""
@@ -245,13 +265,13 @@ def linearise(graph, dt: float) -> Linearised:
         for p in preds[name]:
             t2, b2, s2 = value(p)
             if terms is None:
-                terms, bias, shape = {k: v.copy() for k, v in t2.items()}, b2.copy(), s2
+                terms, bias, shape = dict(t2), b2.copy(), s2
                 continue
             if b2.size != bias.size:
                 raise NIRError("node %r: inputs of different sizes meet (%d and %d from %r)"
                                % (name, bias.size, b2.size, p))
             for k, v in t2.items():
-                terms[k] = terms[k] + v if k in terms else v.copy()
+                terms[k] = dense(terms[k]) + dense(v) if k in terms else v
             bias = bias + b2
         return terms, bias, shape
 
@@ -277,7 +297,7 @@ def linearise(graph, dt: float) -> Linearised:
             if w.ndim != 2 or w.shape[1] != n_in:
                 raise NIRError("node %r (%s): weight shape %s does not match its input of %d values"
                                % (name, t, w.shape, n_in))
-            terms = {k: w @ v for k, v in terms.items()}
+            terms = {k: apply(w, v) for k, v in terms.items()}
             bias = w @ bias
             if t == "Affine":
                 b = np.asarray(node.bias, dtype=np.float64).reshape(-1)
@@ -290,7 +310,8 @@ def linearise(graph, dt: float) -> Linearised:
             s = np.asarray(node.scale, dtype=np.float64).reshape(-1)
             if s.size not in (1, n_in):
                 raise NIRError("node %r (Scale): %d scales for %d values" % (name, s.size, n_in))
-            terms = {k: s[:, None] * v if s.size > 1 else s[0] * v for k, v in terms.items()}
+            terms = {k: (np.diag(s) if s.size > 1 else s[0] * np.eye(v.n)) if isinstance(v, Eye)
+                     else (s[:, None] * v if s.size > 1 else s[0] * v) for k, v in terms.items()}
             bias = bias * s
         elif t == "Flatten":
             shape = (n_in,)
@@ -332,7 +353,7 @@ def linearise(graph, dt: float) -> Linearised:
             if M.shape[1] != n_in:
                 raise NIRError("node %r (%s): input of %d values does not match shape %s"
                                % (name, t, n_in, shape))
-            terms = {k: M @ v for k, v in terms.items()}
+            terms = {k: apply(M, v) for k, v in terms.items()}
             bias = M @ bias + b
             shape = oshape
         elif t in ("SumPool2d", "AvgPool2d"):
@@ -341,7 +362,7 @@ def linearise(graph, dt: float) -> Linearised:
                                % (name, t, shape))
             M, shape = _pool_matrix(name, shape, _pair(node.kernel_size), _pair(node.stride),
                                     _pair(node.padding), t == "AvgPool2d")
-            terms = {k: M @ v for k, v in terms.items()}
+            terms = {k: apply(M, v) for k, v in terms.items()}
             bias = M @ bias
         else:  # pragma: no cover - SUPPORTED lists every type handled here
             raise NIRError("node %r: type %s not handled" % (name, t))
@@ -354,7 +375,8 @@ def linearise(graph, dt: float) -> Linearised:
         if bias.size != p.n:
             raise NIRError("node %r (%s): %d neurons but its input has %d values"
                            % (name, p.kind, p.n, bias.size))
-        p.terms = {k: v for k, v in terms.items() if np.any(v != 0)}
+        p.terms = {k: dense(v) for k, v in terms.items()}
+        p.terms = {k: v for k, v in p.terms.items() if np.any(v != 0)}
         p.bias = bias
         if not p.terms and not np.any(bias):
             raise NIRError("node %r (%s) has no input" % (name, p.kind))
@@ -368,8 +390,8 @@ def linearise(graph, dt: float) -> Linearised:
         (src, d), M = next(iter(terms.items()))
         if src in out.inputs:
             raise NIRError("output %r is fed by input %r with no neuron in between" % (name, src))
-        perm = np.argmax(M, axis=1)
-        if d != 0 or not np.array_equal(M, np.eye(M.shape[1])[perm]):
+        perm = np.arange(M.n) if isinstance(M, Eye) else np.argmax(M, axis=1)
+        if d != 0 or not (isinstance(M, Eye) or (np.all((M == 0) | (M == 1)) and np.all(M.sum(axis=1) == 1))):
             raise NIRError("output %r is fed through a linear map (or a delay) with no neuron "
                            "after it; the chip outputs only spikes and probed voltages" % name)
         out.outputs[name] = (src, perm)
