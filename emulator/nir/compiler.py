@@ -397,7 +397,7 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         # spiking neurons reset above threshold, so only strong inhibition goes past
         # 64 thresholds, and there the voltage saturates (reported as `v range`)
         row = np.abs(allE).sum(axis=1) + np.abs(tile_bias_f)
-        gain = (4096.0 / np.maximum(dv_raw := np.clip(dv, 1, 4096), 1)) * (4096.0 / np.clip(du, 1, 4096))
+        gain = (4096.0 / np.clip(dv, 1, 4096)) * (4096.0 / np.clip(du, 1, 4096))
         vmax = float(np.max(row * gain)) if row.size else 0.0
         if thr is not None:
             vmax = min(vmax, 64 * float(np.abs(thr).max()))
@@ -582,9 +582,6 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
     if len(probe_list) > 65535:
         raise NIRError("more than 65535 probes")
     prog.probes = probe_list
-    for oname, (src, _perm) in lin.outputs.items():
-        if src.startswith("relay:"):
-            continue
     comp = Compiled(program=prog, plans=plans, pops=pops, inputs=dict(lin.inputs),
                     input_axons=input_axons, bias_axons=bias_axons, outputs=dict(lin.outputs),
                     neuron_at=neuron_at, probes=probes, max_lag=max(lag.values(), default=0),

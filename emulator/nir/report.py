@@ -46,7 +46,9 @@ def format_report(comp) -> str:
                  % (n_tiles, comp.program.chip["mesh_w"], comp.program.chip["mesh_h"],
                     comp.options.dt, comp.max_lag))
     lines.append("w err: rms weight quantisation error / rms weight; groups: tiles' parameter sets "
-                 "(of distinct float sets merged); +Nr: relay tiles; hops: mean/max per route.")
+                 "(of distinct float sets merged); param err: worst relative error of a quantised "
+                 "threshold, dt/tau or bias; lag: ticks behind NIR; +Nr: relay tiles; hops: mean/max "
+                 "per route.")
     for r in rows:
         lines.append("  %s: S = %.6g chip units per unit of v (2^%d fraction), v range +-%.4g, bias %s"
                      % (r["node"], r["scale"], r["wshift"], r["vrange"], r["bias"]))

@@ -1,8 +1,8 @@
 """docs/NIR.md and docs/BUILDER.md: every command and example in them runs as written.
 
 NIR.md's ```sh blocks run in order as one bash script in a temporary folder (blocks marked
-``<!-- tutorial: expect-failure -->`` must fail; ``needs neurotile hil`` blocks, a run on
-a virtual board, are left to the board tests). BUILDER.md's ```python blocks run in order
+``<!-- tutorial: expect-failure -->`` must fail; the ``needs neurotile hil`` block runs the
+compiled program on the wasm virtual board). BUILDER.md's ```python blocks run in order
 in one namespace.
 """
 
@@ -12,6 +12,8 @@ import os
 import re
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BLOCK = re.compile(r"(?:<!--\s*tutorial:\s*(?P<tag>[^>]*?)\s*-->\s*\n)?```(?P<lang>sh|python)\n(?P<body>.*?)```", re.S)
@@ -23,10 +25,12 @@ def _blocks(name, lang):
     return [(m.group("tag") or "", m.group("body")) for m in BLOCK.finditer(text) if m.group("lang") == lang]
 
 
+@pytest.mark.board
 def test_nir_tutorial_commands_run(tmp_path):
     out = ["set -e -x"]
     for tag, body in _blocks("NIR.md", "sh"):
         if tag == "needs neurotile hil":
+            out.append(body)                 # the wasm virtual board (node.js), as in TUTORIAL.md
             continue
         if tag == "expect-failure":
             out.append("if ( set -e\n%s) 2> failure.txt; then echo 'expected this block to fail' >&2; exit 1; fi\n"
@@ -42,6 +46,7 @@ def test_nir_tutorial_commands_run(tmp_path):
     # what the text promises
     assert "lif1" in r.stdout and "CubaLIF" in r.stdout and "hops" in r.stdout
     assert "output spikes per neuron:" in r.stdout
+    assert "board and emulator agree" in r.stdout
     assert "fan-in 52 exceeds 32 axons per tile" in (tmp_path / "failure.txt").read_text()
     assert (tmp_path / "model_again.nir").exists() and not (tmp_path / "small.spk").exists()
     assert not (tmp_path / "learn.nir").exists()
