@@ -35,6 +35,7 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
+import scipy.sparse as sp
 
 from emulator import image, isa
 from emulator.nir.graph import NIRError, linearise, load_graph
@@ -358,7 +359,8 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         info = PopInfo(name=p, kind=pop.kind, n=pop.n, lag=lag[p], spiking=spiking)
         pops[p] = info
         keys = list(pop.terms)
-        E = {k: c[:, None] * pop.terms[k] for k in keys}
+        Dc = sp.diags(c, format="csr")
+        E = {k: (Dc @ pop.terms[k]).tocsr() for k in keys}
         affine_bias = c * pop.bias
         # a bias goes into the tile's bias field when it is uniform and the population starts at
         # tick 0 (a tile bias acts from tick 0); else through an axon fed every tick.
@@ -375,18 +377,21 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         mats = [E[k] for k in keys]
         if info.bias_mode == "axon":
             bias_col = affine_bias + (leak if pop.kind != "CubaLIF" else 0)
-            mats.append(bias_col[:, None])
-        allE = np.concatenate(mats, axis=1) if mats else np.zeros((pop.n, 0))
+            mats.append(sp.csr_matrix(bias_col[:, None]))
+        allE = sp.hstack(mats, format="csr") if mats else sp.csr_matrix((pop.n, 0))
+        allE.eliminate_zeros()
         hint = pop.metadata.get("neurotile") if isinstance(pop.metadata.get("neurotile"), dict) else {}
         if "alpha" in hint:
             alpha = float(hint["alpha"])
-            nz = allE[allE != 0]
+            nz = allE.data
             clipped = float(np.mean(np.abs(nz * alpha) > wmax + 0.5)) if nz.size else 0.0
             q = np.clip(np.rint(nz * alpha), -wmax, wmax) / alpha
             rms = float(np.sqrt(np.sum((q - nz) ** 2) / np.sum(nz ** 2))) if nz.size else 0.0
         else:
-            alpha, clipped, rms = choose_alpha(allE, wmax)
-        W = np.clip(np.rint(allE * alpha), -wmax, wmax).astype(np.int64)
+            alpha, clipped, rms = choose_alpha(allE.data, wmax)
+        W = allE.copy()
+        W.data = np.clip(np.rint(W.data * alpha), -wmax, wmax)
+        W.eliminate_zeros()
         info.alpha, info.clipped, info.weight_err = alpha, clipped, rms
         # the voltage scale
         tile_bias_f = (affine_bias + leak) if info.bias_mode == "tile" else (
@@ -396,7 +401,7 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         # |v| bound: every input every tick, through the synaptic and membrane filters;
         # spiking neurons reset above threshold, so only strong inhibition goes past
         # 64 thresholds, and there the voltage saturates (reported as `v range`)
-        row = np.abs(allE).sum(axis=1) + np.abs(tile_bias_f)
+        row = np.asarray(abs(allE).sum(axis=1)).ravel() + np.abs(tile_bias_f)
         gain = (4096.0 / np.clip(dv, 1, 4096)) * (4096.0 / np.clip(du, 1, 4096))
         vmax = float(np.max(row * gain)) if row.size else 0.0
         if thr is not None:
@@ -458,17 +463,21 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
             uniq.setdefault(ck, []).append(ci)
         if any(len(v) > 1 for v in uniq.values()):
             ukeys = list(uniq)
-            Wm = np.zeros((pop.n, len(ukeys)), np.int64)
+            to_u = np.empty(len(col_keys), np.int64)
             for ui, ck in enumerate(ukeys):
-                Wm[:, ui] = W[:, uniq[ck]].sum(axis=1)
-            W = np.clip(Wm, -wmax, wmax)
+                to_u[uniq[ck]] = ui
+            P = sp.csr_matrix((np.ones(len(col_keys)), (np.arange(len(col_keys)), to_u)),
+                              shape=(len(col_keys), len(ukeys)))
+            W = (W @ P).tocsr()
+            W.data = np.clip(W.data, -wmax, wmax)
+            W.eliminate_zeros()
             col_keys = ukeys
         for kk, members in groups.items():
             members = np.array(members)
             for c0 in range(0, len(members), N):
                 chunk = members[c0:c0 + N]
                 sub = W[chunk]
-                used = np.nonzero(np.any(sub != 0, axis=0))[0]
+                used = np.unique(sub.indices)
                 if used.size > A:
                     raise NIRError("node %r: fan-in %d exceeds %d axons per tile; use --tile-size or "
                                    "a bigger mesh" % (p, used.size, A))
@@ -477,7 +486,8 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
                 params = dict(vth=int(kk[0]), dv=int(kk[1]), du=int(kk[2]), bias=int(kk[3]),
                               reset=reset, wshift=ws, wbits=opt.weight_bits)
                 plan = TilePlan(pop=p, neurons=chunk, axons=[col_keys[u] for u in used],
-                                weights=sub[:, used].T.copy(), params=params, lag=lag[p])
+                                weights=sub[:, used].toarray().T.astype(np.int64), params=params,
+                                lag=lag[p])
                 if not plan.axons:      # only a tile bias drives it: one idle axon
                     plan.axons = [(("none",), 0)]
                     plan.weights = np.zeros((1, len(chunk)), np.int64)

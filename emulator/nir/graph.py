@@ -14,6 +14,7 @@ such form and is refused.
 from __future__ import annotations
 
 import numpy as np
+import scipy.sparse as sp
 
 from emulator.errors import UserError
 
@@ -21,8 +22,8 @@ NEURON_TYPES = ("LIF", "CubaLIF", "IF", "LI", "I", "Threshold")
 LINEAR_TYPES = ("Affine", "Linear", "Scale", "Flatten", "Delay", "Conv1d", "Conv2d",
                 "SumPool2d", "AvgPool2d")
 SUPPORTED = NEURON_TYPES + LINEAR_TYPES + ("Input", "Output")
-#: largest unrolled matrix (entries) a convolution or a dense map may produce
-MAX_MATRIX = 40_000_000
+#: most non-zero entries an unrolled convolution or pooling map may have (memory bound)
+MAX_NNZ = 20_000_000
 
 
 class NIRError(UserError):
@@ -64,17 +65,19 @@ class Eye:
         self.n = n
         self.shape = (n, n)
 
-    def dense(self) -> np.ndarray:
-        return np.eye(self.n)
+    def sparse(self):
+        return sp.identity(self.n, format="csr", dtype=np.float64)
 
 
-def dense(v) -> np.ndarray:
-    return v.dense() if isinstance(v, Eye) else v
+def sparse(v):
+    """Terms are scipy CSR matrices [n_out, n_source] (or an implicit identity)."""
+    return v.sparse() if isinstance(v, Eye) else v
 
 
 def apply(M, v):
-    """``M @ v`` without multiplying by an identity."""
-    return np.array(M, dtype=np.float64, copy=True) if isinstance(v, Eye) else M @ v
+    """``M @ v`` without multiplying by an identity; always sparse."""
+    M = sp.csr_matrix(M, dtype=np.float64)
+    return M.copy() if isinstance(v, Eye) else (M @ v).tocsr()
 
 
 class Linearised:
@@ -156,10 +159,10 @@ def _conv_matrix(name, w, bias, in_shape, stride, padding, dilation, groups):
     if Ho < 1 or Wo < 1:
         raise NIRError("node %r: kernel larger than the padded input %dx%d" % (name, H, W))
     n_out, n_in = cout * Ho * Wo, cin * H * W
-    if n_out * n_in > MAX_MATRIX:
-        raise NIRError("node %r: unrolling gives a %d x %d matrix, more than %d entries"
-                       % (name, n_out, n_in, MAX_MATRIX))
-    M = np.zeros((n_out, n_in))
+    if n_out * cin_g * kh * kw > MAX_NNZ:
+        raise NIRError("node %r: unrolling gives %d x %d crossings, more than %d"
+                       % (name, n_out, cin_g * kh * kw, MAX_NNZ))
+    R, Cc, V = [], [], []
     cpg_out = cout // groups
     for co in range(cout):
         g = co // cpg_out
@@ -177,7 +180,10 @@ def _conv_matrix(name, w, bias, in_shape, stride, padding, dilation, groups):
                     ok = (iy >= 0) & (iy < H) & (ix >= 0) & (ix < W)
                     rows = co * Ho * Wo + oy[ok] * Wo + ox[ok]
                     cols = ci * H * W + iy[ok] * W + ix[ok]
-                    M[rows, cols] += val
+                    R.append(rows)
+                    Cc.append(cols)
+                    V.append(np.full(rows.size, val))
+    M = _coo(R, Cc, V, (n_out, n_in))
     b = np.broadcast_to(np.asarray(bias, dtype=np.float64).reshape(-1), (cout,)) \
         if np.asarray(bias).size in (1, cout) else None
     if b is None:
@@ -195,19 +201,26 @@ def _pool_matrix(name, in_shape, kernel, stride, padding, average):
     Wo = (W + 2 * pw - kw) // sw + 1
     if Ho < 1 or Wo < 1:
         raise NIRError("node %r: pooling window larger than the input %dx%d" % (name, H, W))
-    if C * Ho * Wo * C * H * W > MAX_MATRIX:
-        raise NIRError("node %r: unrolling gives more than %d entries" % (name, MAX_MATRIX))
-    M = np.zeros((C * Ho * Wo, C * H * W))
+    if C * Ho * Wo * kh * kw > MAX_NNZ:
+        raise NIRError("node %r: unrolling gives more than %d crossings" % (name, MAX_NNZ))
     val = 1.0 / (kh * kw) if average else 1.0
-    for c in range(C):
-        for oy in range(Ho):
-            for ox in range(Wo):
-                for a in range(kh):
-                    for b in range(kw):
-                        iy, ix = oy * sh - ph + a, ox * sw - pw + b
-                        if 0 <= iy < H and 0 <= ix < W:
-                            M[c * Ho * Wo + oy * Wo + ox, c * H * W + iy * W + ix] += val
-    return M, (C, Ho, Wo)
+    R, Cc, V = [], [], []
+    c, oy, ox = np.meshgrid(np.arange(C), np.arange(Ho), np.arange(Wo), indexing="ij")
+    for a in range(kh):
+        for b in range(kw):
+            iy, ix = oy * sh - ph + a, ox * sw - pw + b
+            ok = (iy >= 0) & (iy < H) & (ix >= 0) & (ix < W)
+            R.append((c * Ho * Wo + oy * Wo + ox)[ok])
+            Cc.append((c * H * W + iy * W + ix)[ok])
+            V.append(np.full(int(ok.sum()), val))
+    return _coo(R, Cc, V, (C * Ho * Wo, C * H * W)), (C, Ho, Wo)
+
+
+def _coo(R, Cc, V, shape):
+    if not R:
+        return sp.csr_matrix(shape, dtype=np.float64)
+    return sp.coo_matrix((np.concatenate(V), (np.concatenate(R), np.concatenate(Cc))),
+                         shape=shape).tocsr()
 
 
 def linearise(graph, dt: float) -> Linearised:
@@ -271,7 +284,7 @@ def linearise(graph, dt: float) -> Linearised:
                 raise NIRError("node %r: inputs of different sizes meet (%d and %d from %r)"
                                % (name, bias.size, b2.size, p))
             for k, v in t2.items():
-                terms[k] = dense(terms[k]) + dense(v) if k in terms else v
+                terms[k] = (sparse(terms[k]) + sparse(v)).tocsr() if k in terms else v
             bias = bias + b2
         return terms, bias, shape
 
@@ -310,8 +323,8 @@ def linearise(graph, dt: float) -> Linearised:
             s = np.asarray(node.scale, dtype=np.float64).reshape(-1)
             if s.size not in (1, n_in):
                 raise NIRError("node %r (Scale): %d scales for %d values" % (name, s.size, n_in))
-            terms = {k: (np.diag(s) if s.size > 1 else s[0] * np.eye(v.n)) if isinstance(v, Eye)
-                     else (s[:, None] * v if s.size > 1 else s[0] * v) for k, v in terms.items()}
+            D = sp.diags(np.broadcast_to(s, (n_in,)).astype(np.float64), format="csr")
+            terms = {k: apply(D, v) for k, v in terms.items()}
             bias = bias * s
         elif t == "Flatten":
             shape = (n_in,)
@@ -375,8 +388,12 @@ def linearise(graph, dt: float) -> Linearised:
         if bias.size != p.n:
             raise NIRError("node %r (%s): %d neurons but its input has %d values"
                            % (name, p.kind, p.n, bias.size))
-        p.terms = {k: dense(v) for k, v in terms.items()}
-        p.terms = {k: v for k, v in p.terms.items() if np.any(v != 0)}
+        p.terms = {}
+        for k, v in terms.items():
+            v = sp.csr_matrix(sparse(v))
+            v.eliminate_zeros()
+            if v.nnz:
+                p.terms[k] = v
         p.bias = bias
         if not p.terms and not np.any(bias):
             raise NIRError("node %r (%s) has no input" % (name, p.kind))
@@ -390,8 +407,14 @@ def linearise(graph, dt: float) -> Linearised:
         (src, d), M = next(iter(terms.items()))
         if src in out.inputs:
             raise NIRError("output %r is fed by input %r with no neuron in between" % (name, src))
-        perm = np.arange(M.n) if isinstance(M, Eye) else np.argmax(M, axis=1)
-        if d != 0 or not (isinstance(M, Eye) or (np.all((M == 0) | (M == 1)) and np.all(M.sum(axis=1) == 1))):
+        if isinstance(M, Eye):
+            perm, plain = np.arange(M.n), True
+        else:
+            M = sp.csr_matrix(M)
+            M.eliminate_zeros()
+            plain = bool(np.all(np.diff(M.indptr) == 1) and np.all(M.data == 1))
+            perm = M.indices.copy() if plain else None
+        if d != 0 or not plain:
             raise NIRError("output %r is fed through a linear map (or a delay) with no neuron "
                            "after it; the chip outputs only spikes and probed voltages" % name)
         out.outputs[name] = (src, perm)

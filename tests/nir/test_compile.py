@@ -204,3 +204,34 @@ def test_compiled_program_checks_out_in_the_image_loader():
     prog = nt.from_nir(g, dt=DT)
     data = prog.with_inputs({"input": np.ones((5, 6), int)}, 5).image()
     assert image.decode(data).n_tiles >= 1
+
+
+def test_a_10k_neuron_conv_network_compiles_onto_160_tiles_with_short_routes():
+    import time
+
+    rng = np.random.default_rng(0)
+
+    def lif(shape):
+        o = np.ones(shape)
+        return nir.LIF(tau=2e-3 * o, r=o, v_leak=0 * o, v_threshold=o)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([2, 32, 32])}),
+        "conv": nir.Conv2d(input_shape=(32, 32), weight=rng.normal(0.3, 1, (8, 2, 3, 3)) * 8, stride=1,
+                           padding=1, dilation=1, groups=1, bias=np.zeros(8)),
+        "l1": lif((8, 32, 32)),
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]), padding=np.array([0, 0])),
+        "scale": nir.Scale(scale=np.full((8, 16, 16), 8.0)),
+        "l2": lif((8, 16, 16)),
+        "out": nir.Output(output_type={"output": np.array([8, 16, 16])}),
+    }, edges=[("input", "conv"), ("conv", "l1"), ("l1", "pool"), ("pool", "scale"), ("scale", "l2"),
+              ("l2", "out")], type_check=False)
+    t0 = time.perf_counter()
+    prog = nt.from_nir(g, dt=DT, tile_size=(256, 64))
+    seconds = time.perf_counter() - t0
+    rows = {r["node"]: r for r in prog.report_rows()}
+    assert rows["l1"]["neurons"] + rows["l2"]["neurons"] == 10240
+    assert rows["l1"]["tiles"] == 128 and rows["l2"]["tiles"] == 32
+    assert rows["l1"]["synapses"] == 141376 and rows["l2"]["synapses"] == 8192
+    assert rows["l1"]["hops_mean"] <= 3 and rows["l1"]["hops_max"] <= 4     # pooled next to conv
+    assert seconds < 60, seconds                                            # ~2 s on a loaded 2-core box
+    assert image.decode(prog.chip_image()).n_tiles == 169
