@@ -59,6 +59,9 @@ def register(sub) -> None:
                         "they become the program's spike block")
     c.add_argument("--steps", type=int, metavar="T",
                    help="NIR steps to run (default: the input's length, else 100)")
+    c.add_argument("--probe", action="store_true",
+                   help="probe every neuron (v and u every tick, for the viewer); by default only "
+                        "LI/I outputs are probed")
     c.add_argument("--report", action="store_true",
                    help="print the table: node -> tiles, neurons, synapses, quantisation error, hops")
     c.set_defaults(func=run_compile)
@@ -97,7 +100,7 @@ def run_compile(args) -> int:
 
     out = args.output or os.path.splitext(args.model)[0] + ".spk"
     opt = Options(dt=args.dt, mesh=args.mesh, tile_size=args.tile_size,
-                  weight_bits=args.weight_bits, reset=args.reset)
+                  weight_bits=args.weight_bits, reset=args.reset, probe_all=args.probe)
     try:
         comp = compile_graph(args.model, opt)
         inputs = {}

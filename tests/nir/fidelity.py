@@ -119,3 +119,35 @@ def bound(prog, name: str, kind: str, steps: int, fan_in: int, vmax: float) -> f
     if kind == "CubaLIF":
         return g_v * (g_u * (per_tick + 0.5 / 4096 * vmax) + 1.0 / S + 0.5 / 4096 * vmax)
     return g_v * (per_tick + 0.5 / 4096 * vmax)
+
+
+def table(seeds=range(10), steps: int = 200, dt: float = 1e-4) -> str:
+    """The fidelity table of docs/NIR.md: `python tests/nir/fidelity.py`."""
+    lines = ["| node (10 -> 8, Affine, Poisson 10%%, %d steps, dt = %g, %d seeds) | spike agreement "
+             "| voltage error / threshold while spikes agree | bound / threshold | rate error |"
+             % (steps, dt, len(seeds)), "|---|---|---|---|---|"]
+    for kind in ("LIF", "CubaLIF", "IF", "LI", "I", "Threshold"):
+        for reset in (("zero", "subtract") if kind in ("LIF", "CubaLIF", "IF") else ("zero",)):
+            ag, ve, bd, re = [], [], [], []
+            for seed in seeds:
+                rng = np.random.default_rng(seed)
+                g = chain(kind, 10, 8, rng, dt, reset=reset)
+                x = poisson(rng, steps, 10, 0.1)
+                m, prog = measure(g, {"input": x}, steps, dt)
+                r = m["neurons"]
+                ag.append(r["agree"])
+                ve.append(r["v_err"])
+                bd.append(bound(prog, "neurons", kind, steps, 10, 1.1 * r["v_ref_max"]))
+                re.append(r["rate_err"])
+            spiking = kind not in ("LI", "I")
+            lines.append("| %s%s | %s | %s | %s | %s |" % (
+                kind, " (reset %s)" % reset if kind in ("LIF", "CubaLIF", "IF") else "",
+                "%.1f%% (min %.1f%%)" % (100 * np.mean(ag), 100 * np.min(ag)) if spiking else "-",
+                "max %.3f" % np.max(ve) if kind != "Threshold" else "-",
+                "%.2f" % np.min(bd) if kind != "Threshold" else "-",
+                "%.2f%%" % (100 * np.mean(re)) if spiking else "-"))
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(table())

@@ -179,6 +179,11 @@ def test_not_hdf5_and_missing_file(tmp_path, capsys):
     rc, _o, err = _cli(["nir", "compile", str(bad), "-o", str(out)], capsys)
     assert rc == 1 and err.startswith("%s: error: not a NIR file" % bad)
     assert out.read_text() == "keep me"                       # an existing output is untouched
+    fake = tmp_path / "fake.nir"                  # the HDF5 signature, then garbage
+    fake.write_bytes(b"\x89HDF\r\n\x1a\n" + bytes(range(256)) * 4)
+    rc, _o, err = _cli(["nir", "compile", str(fake), "-o", str(out)], capsys)
+    assert rc == 1 and err.startswith("%s: error: cannot read the NIR graph" % fake), err
+    assert err.count("\n") == 1
     rc, _o, err = _cli(["nir", "compile", str(tmp_path / "none.nir"), "-o", str(out)], capsys)
     assert rc == 1 and "cannot read" in err
     # a graph without dt needs --dt
