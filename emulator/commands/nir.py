@@ -51,6 +51,8 @@ def register(sub) -> None:
                    help="time step of one tick (default: the graph's metadata 'dt')")
     c.add_argument("--weight-bits", type=int, default=8, metavar="B",
                    help="weight width in bits, 2..8 (default 8)")
+    c.add_argument("--window", type=int, metavar="K",
+                   help="cycles per tick (default: the graph's metadata, else 16)")
     c.add_argument("--reset", choices=("auto", "zero", "subtract"), default="auto",
                    help="reset after a spike: zero, subtract the threshold, or auto (the node's "
                         "metadata 'reset', else zero)")
@@ -100,7 +102,8 @@ def run_compile(args) -> int:
 
     out = args.output or os.path.splitext(args.model)[0] + ".spk"
     opt = Options(dt=args.dt, mesh=args.mesh, tile_size=args.tile_size,
-                  weight_bits=args.weight_bits, reset=args.reset, probe_all=args.probe)
+                  weight_bits=args.weight_bits, reset=args.reset, probe_all=args.probe,
+                  window=args.window)
     try:
         comp = compile_graph(args.model, opt)
         inputs = {}

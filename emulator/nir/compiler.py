@@ -514,6 +514,8 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         opt.mesh = tuple(int(x) for x in np.asarray(gmeta["mesh"]).reshape(-1)[:2])
     if opt.window is None:
         opt.window = int(np.asarray(gmeta.get("window", 16)).reshape(-1)[0])
+    if not 1 <= opt.window <= 4096:
+        raise NIRError("--window %d: must be 1..4096 cycles" % opt.window)
     if not opt.name and isinstance(gmeta.get("name"), str):
         opt.name = gmeta["name"]
     if not opt.name and source != "<graph>":

@@ -52,6 +52,13 @@ def format_report(comp) -> str:
     for r in rows:
         lines.append("  %s: S = %.6g chip units per unit of v (2^%d fraction), v range +-%.4g, bias %s"
                      % (r["node"], r["scale"], r["wshift"], r["vrange"], r["bias"]))
+    hmax = max((r["hops_max"] for r in rows), default=0)
+    window = comp.program.chip["window"]
+    lines.append("router: barrier mode, window %d cycles; the longest route has %d hops, so a "
+                 "spike needs at least %d cycles to arrive%s. Each layer costs one tick (the lag), "
+                 "never a dropped spike." % (window, hmax, hmax + 1,
+                                             " (more than the window: ticks stretch by stall cycles)"
+                                             if hmax + 1 > window else ""))
     for note in comp.timing:
         lines.append("timing: " + note)
     return "\n".join(lines) + "\n"

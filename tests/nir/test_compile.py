@@ -240,3 +240,22 @@ def test_a_10k_neuron_conv_network_compiles_onto_160_tiles_with_short_routes():
     assert rows["l1"]["hops_mean"] <= 3 and rows["l1"]["hops_max"] <= 4     # pooled next to conv
     assert seconds < 60, seconds                                            # ~2 s on a loaded 2-core box
     assert image.decode(prog.chip_image()).n_tiles == 169
+
+
+def test_bin_output_mesh_and_weight_bits_options(tmp_path, capsys):
+    g = chain("LIF", 8, 30, np.random.default_rng(4), DT, recurrent=True)
+    g.metadata = {"dt": DT}
+    model = _write(tmp_path / "m.nir", g)
+    out = tmp_path / "m.bin"
+    rc, stdout, err = _cli(["nir", "compile", model, "-o", str(out), "--mesh", "3x2",
+                            "--tile-size", "64x16", "--weight-bits", "4", "--steps", "7"], capsys)
+    assert rc == 0, err
+    prog = image.decode(out.read_bytes())
+    assert (prog.chip["mesh_w"], prog.chip["mesh_h"]) == (3, 2)
+    on = [t for t in prog.tiles if t is not None]
+    assert len(on) == 2 and all(t.neurons <= 16 and t.axons <= 64 for t in on)
+    assert all(t.params["wbits"] == 4 and np.abs(t.weights).max() <= 7 for t in on)
+    assert np.abs(on[0].weights).max() == 7                 # the scale uses the full range
+    assert prog.static_ticks() == 7                          # one layer: no lag
+    rc, _o, err = _cli(["nir", "compile", model, "-o", str(out), "--weight-bits", "9"], capsys)
+    assert rc == 1 and "--weight-bits 9: must be 2..8" in err
