@@ -77,6 +77,7 @@ class PopInfo:
     synapses: int = 0
     hops: list = field(default_factory=list)
     vrange: float = 0.0         # largest |v| the 24-bit voltage holds, in float units
+    param_worst: str = ""       # which parameter has the worst quantisation error
     notes: list = field(default_factory=list)
 
 
@@ -109,6 +110,7 @@ class Compiled:
     options: Options
     source: str = "<graph>"
     timing: list = field(default_factory=list)
+    link_load: int = 0           # most route entries over one mesh link (a spike each: packets)
 
     # ------------------------------------------------------------------ running
     def with_inputs(self, inputs: dict | None, steps: int) -> image.Program:
@@ -446,6 +448,8 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         rel[:, 0] = np.abs(back_f[:, 0] + 0.5 / S - fl[:, 0]) / denom[:, 0] if thr is not None else 0
         rel[fl == 0] = np.abs(back_f - fl)[fl == 0]
         info.param_err = float(rel.max()) if rel.size else 0.0
+        if rel.size and info.param_err > 0:
+            info.param_worst = ("threshold", "dt/tau_mem", "dt/tau_syn", "bias")[int(np.argmax(rel.max(axis=0)))]
         # columns of W per axon key
         col_keys = []
         for k in keys:
@@ -563,6 +567,7 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
     prog = image.new_program(mesh_w=W_, mesh_h=H_, window=opt.window)
     prog.name = opt.name or "nir"
     neuron_at = {}
+    link_load = {}                 # (x, y, direction) -> route entries crossing that link
     for plan in plans:
         t = image.new_tile("lif", len(plan.axons), len(plan.neurons), **plan.params)
         t.weights = plan.weights.astype(np.int8)
@@ -582,6 +587,9 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
         x0, y0 = plan.index % W_, plan.index // W_
         hops = [abs(d % W_ - x0) + abs(d // W_ - y0) for r in t.routes for d, _a in r]
         pops[level[0]].hops += hops
+        for r in t.routes:
+            for d, _a in r:
+                _xy_links(x0, y0, d % W_, d // W_, link_load)
         prog.tiles[plan.index] = t
     # probes: non-spiking outputs always, everything with probe_all
     probes = {}
@@ -597,10 +605,25 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
     comp = Compiled(program=prog, plans=plans, pops=pops, inputs=dict(lin.inputs),
                     input_axons=input_axons, bias_axons=bias_axons, outputs=dict(lin.outputs),
                     neuron_at=neuron_at, probes=probes, max_lag=max(lag.values(), default=0),
-                    options=opt, source=source, timing=timing)
+                    options=opt, source=source, timing=timing,
+                    link_load=max(link_load.values(), default=0))
     _annotate(comp)
     image.validate(comp.with_inputs({}, 1))
     return comp
+
+
+def _xy_links(x, y, dx, dy, load) -> None:
+    """Count one route on every link of its dimension-ordered (XY) path (SPEC section 9)."""
+    while x != dx:
+        step = 1 if dx > x else -1
+        key = (x, y, "E" if step > 0 else "W")
+        load[key] = load.get(key, 0) + 1
+        x += step
+    while y != dy:
+        step = 1 if dy > y else -1
+        key = (x, y, "S" if step > 0 else "N")
+        load[key] = load.get(key, 0) + 1
+        y += step
 
 
 def _level_of(plan):

@@ -17,7 +17,8 @@ def report_rows(comp) -> list:
             "neurons": info.n, "synapses": info.synapses, "lag": info.lag,
             "scale": info.scale, "wshift": info.wshift, "weight_err": info.weight_err,
             "clipped": info.clipped, "groups": info.groups, "distinct_params": info.distinct,
-            "param_err": info.param_err, "bias": info.bias_mode, "vrange": info.vrange,
+            "param_err": info.param_err, "param_worst": info.param_worst, "bias": info.bias_mode,
+            "vrange": info.vrange,
             "hops_mean": float(hops.mean()) if hops.size else 0.0,
             "hops_max": int(hops.max()) if hops.size else 0,
         })
@@ -52,13 +53,19 @@ def format_report(comp) -> str:
     for r in rows:
         lines.append("  %s: S = %.6g chip units per unit of v (2^%d fraction), v range +-%.4g, bias %s"
                      % (r["node"], r["scale"], r["wshift"], r["vrange"], r["bias"]))
+        if r["distinct_params"] != r["groups"]:
+            lines.append("  %s: %d neurons with %d distinct float parameter sets merged into %d tile "
+                         "parameter sets; worst relative error %.2g%% (%s)"
+                         % (r["node"], r["neurons"], r["distinct_params"], r["groups"],
+                            100 * r["param_err"], r["param_worst"]))
     hmax = max((r["hops_max"] for r in rows), default=0)
     window = comp.program.chip["window"]
     lines.append("router: barrier mode, window %d cycles; the longest route has %d hops, so a "
-                 "spike needs at least %d cycles to arrive%s. Each layer costs one tick (the lag), "
+                 "spike needs at least %d cycles to arrive%s; the busiest link carries %d routes "
+                 "(at most that many packets per tick). Each layer costs one tick (the lag), "
                  "never a dropped spike." % (window, hmax, hmax + 1,
                                              " (more than the window: ticks stretch by stall cycles)"
-                                             if hmax + 1 > window else ""))
+                                             if hmax + 1 > window else "", comp.link_load))
     for note in comp.timing:
         lines.append("timing: " + note)
     return "\n".join(lines) + "\n"

@@ -240,6 +240,7 @@ def test_a_10k_neuron_conv_network_compiles_onto_160_tiles_with_short_routes():
     assert rows["l1"]["hops_mean"] <= 3 and rows["l1"]["hops_max"] <= 4     # pooled next to conv
     assert seconds < 60, seconds                                            # ~2 s on a loaded 2-core box
     assert image.decode(prog.chip_image()).n_tiles == 169
+    assert 64 <= prog.compiled.link_load <= 64 * 4     # a tile's 64 routes, a few tiles per link
 
 
 def test_bin_output_mesh_and_weight_bits_options(tmp_path, capsys):
