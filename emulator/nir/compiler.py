@@ -391,10 +391,6 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
             rms = float(np.sqrt(np.sum((q - nz) ** 2) / np.sum(nz ** 2))) if nz.size else 0.0
         else:
             alpha, clipped, rms = choose_alpha(allE.data, wmax)
-        W = allE.copy()
-        W.data = np.clip(np.rint(W.data * alpha), -wmax, wmax)
-        W.eliminate_zeros()
-        info.alpha, info.clipped, info.weight_err = alpha, clipped, rms
         # the voltage scale
         tile_bias_f = (affine_bias + leak) if info.bias_mode == "tile" else (
             leak if pop.kind == "CubaLIF" and info.bias_mode == "axon" else np.zeros(pop.n))
@@ -410,6 +406,18 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
             vmax = min(vmax, 64 * float(np.abs(thr).max()))
             vmax = max(vmax, 2 * float(np.abs(thr).max()))
         vmax = max(vmax, 1e-30)
+        if alpha * vmax > HEADROOM and "alpha" not in hint:
+            # weights tiny against the threshold: coarser weights so that the threshold fits
+            alpha = HEADROOM / vmax
+            nz = allE.data
+            q = np.clip(np.rint(nz * alpha), -wmax, wmax) / alpha
+            clipped = float(np.mean(np.abs(nz * alpha) > wmax + 0.5)) if nz.size else 0.0
+            rms = float(np.sqrt(np.sum((q - nz) ** 2) / np.sum(nz ** 2))) if nz.size else 0.0
+            info.notes.append("weights are tiny against the threshold: fewer weight levels used")
+        W = allE.copy()
+        W.data = np.clip(np.rint(W.data * alpha), -wmax, wmax)
+        W.eliminate_zeros()
+        info.alpha, info.clipped, info.weight_err = alpha, clipped, rms
         if "wshift" in hint:
             ws = int(hint["wshift"])
         else:
