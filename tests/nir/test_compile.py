@@ -260,3 +260,21 @@ def test_bin_output_mesh_and_weight_bits_options(tmp_path, capsys):
     assert prog.static_ticks() == 7                          # one layer: no lag
     rc, _o, err = _cli(["nir", "compile", model, "-o", str(out), "--weight-bits", "9"], capsys)
     assert rc == 1 and "--weight-bits 9: must be 2..8" in err
+
+
+def test_a_cycle_through_two_layers_is_reported_as_late():
+    # A -> B -> A: NIR's reference breaks the cycle with one step of delay, the chip needs two
+    rng = np.random.default_rng(0)
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([4])}),
+        "wa": nir.Linear(weight=rng.normal(0, 1, (5, 4)) * 10), "A": _lif(5),
+        "ab": nir.Linear(weight=rng.normal(0, 1, (5, 5)) * 10), "B": _lif(5),
+        "ba": nir.Linear(weight=rng.normal(0, 1, (5, 5)) * 10),
+        "out": nir.Output(output_type={"output": np.array([5])}),
+    }, edges=[("input", "wa"), ("wa", "A"), ("A", "ab"), ("ab", "B"), ("B", "ba"), ("ba", "A"),
+              ("B", "out")])
+    prog = nt.from_nir(g, dt=DT)
+    assert prog.compiled.timing == ["edge 'B' -> 'A' arrives 1 tick(s) later than NIR says "
+                                    "(a cycle through several layers)"]
+    assert "timing: edge 'B' -> 'A'" in prog.report()
+    assert "; timing: edge 'B' -> 'A'" in prog.to_spk()
