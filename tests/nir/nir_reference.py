@@ -10,7 +10,7 @@ It walks the graph node by node (no matrices shared with the compiler), one step
     after a spike: v = v_reset (reset "zero"), or v -= v_threshold (metadata reset="subtract")
 
 Nodes run in graph order; a node whose inputs are not yet computed in this step (a cycle)
-reads their value of the previous step. It is the oracle of tests/nir/test_fidelity.py.
+reads their value of the previous step. It is the oracle of tests/nir/test_nir_fidelity.py.
 """
 
 from __future__ import annotations

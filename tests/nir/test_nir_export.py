@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 sys.path.insert(0, os.path.dirname(__file__))
 
 import nir  # noqa: E402
-from fidelity import chain, poisson  # noqa: E402
+from nir_fidelity import chain, poisson  # noqa: E402
 from nir_reference import simulate  # noqa: E402
 
 import neurotile as nt  # noqa: E402

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 
 import nir  # noqa: E402
-from fidelity import chain  # noqa: E402
+from nir_fidelity import chain  # noqa: E402
 
 import neurotile as nt  # noqa: E402
 from emulator import api, image  # noqa: E402

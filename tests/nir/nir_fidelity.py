@@ -122,7 +122,7 @@ def bound(prog, name: str, kind: str, steps: int, fan_in: int, vmax: float) -> f
 
 
 def table(seeds=range(10), steps: int = 200, dt: float = 1e-4) -> str:
-    """The fidelity table of docs/NIR.md: `python tests/nir/fidelity.py`."""
+    """The fidelity table of docs/NIR.md: `python tests/nir/nir_fidelity.py`."""
     lines = ["| node (10 -> 8, Affine, Poisson 10%%, %d steps, dt = %g, %d seeds) | spike agreement "
              "| voltage error / threshold while spikes agree | bound / threshold | rate error |"
              % (steps, dt, len(seeds)), "|---|---|---|---|---|"]
