@@ -223,19 +223,67 @@ def _coo(R, Cc, V, shape):
                          shape=shape).tocsr()
 
 
+class Pass:
+    """The Input or Output node of a nested graph, once flattened: passes its value on."""
+
+    def __init__(self, shape):
+        self.shape = shape
+        self.metadata = {}
+
+
+def flatten(graph, prefix: str = ""):
+    """Nodes and edges of ``graph`` with nested NIRGraph nodes inlined (as snnTorch writes
+    recurrent layers): node ``S`` of the outer graph becomes ``S.x`` for each inner node ``x``;
+    an edge into ``S`` (or ``S.input``) goes to its Input node, an edge out of ``S`` (or
+    ``S.output``) leaves from its Output node. Returns (nodes, edges) with plain names."""
+    import nir
+
+    nodes, edges, entry, exit_ = {}, [], {}, {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            inner, inner_edges, _e, _x = flatten(node, prefix + name + ".")
+            nodes.update(inner)
+            edges += inner_edges
+            ins = [k for k, v in node.nodes.items() if type(v).__name__ == "Input"]
+            outs = [k for k, v in node.nodes.items() if type(v).__name__ == "Output"]
+            for k in ins:
+                nodes[prefix + name + "." + k] = Pass(_shape_of(node.nodes[k].input_type["input"]))
+            for k in outs:
+                nodes[prefix + name + "." + k] = Pass(_shape_of(node.nodes[k].output_type["output"]))
+            entry[name] = [prefix + name + "." + k for k in ins]
+            exit_[name] = [prefix + name + "." + k for k in outs]
+        else:
+            nodes[prefix + name] = node
+
+    def end(x, which):
+        x = str(x)
+        full = prefix + x
+        if full in nodes and not isinstance(nodes.get(full), type(None)):
+            return full
+        head, _dot, port = x.partition(".")
+        table = entry if which == "dst" else exit_
+        if head in table:
+            cands = table[head]
+            if port and prefix + head + "." + port in nodes:
+                return prefix + head + "." + port
+            if len(cands) == 1:
+                return cands[0]
+            raise NIRError("edge endpoint %r: nested graph %r has %d %s nodes; name one"
+                           % (x, head, len(cands), "Input" if which == "dst" else "Output"))
+        if prefix + head in nodes:          # "node.output" / "node.input" ports of a plain node
+            return prefix + head
+        raise NIRError("edge endpoint %r names a node the graph does not have" % x)
+
+    for a, b in graph.edges:
+        edges.append((end(a, "src"), end(b, "dst")))
+    return nodes, edges, entry, exit_
+
+
 def linearise(graph, dt: float) -> Linearised:
     """Fold the linear nodes of ``graph`` into per-population terms (see module doc)."""
     import nir
 
-    nodes = graph.nodes
-    edges = []
-    for e in graph.edges:
-        a, b = (str(x).split(".")[0] for x in e)
-        for x in (a, b):
-            if x not in nodes:
-                raise NIRError("edge %s -> %s names node %r, which the graph does not have"
-                               % (e[0], e[1], x))
-        edges.append((a, b))
+    nodes, edges, _entry, _exit = flatten(graph)
     preds = {n: [] for n in nodes}
     for a, b in edges:
         preds[b].append(a)
@@ -243,9 +291,7 @@ def linearise(graph, dt: float) -> Linearised:
     out.metadata = dict(getattr(graph, "metadata", None) or {})
     for name, node in nodes.items():
         t = type(node).__name__
-        if isinstance(node, nir.NIRGraph):
-            raise NIRError("node %r is a nested NIRGraph; flatten it first (not supported)" % name)
-        if t not in SUPPORTED:
+        if t not in SUPPORTED + ("Pass",):
             raise NIRError("node %r has type %s, which neurotile cannot compile; supported: %s"
                            % (name, t, ", ".join(SUPPORTED)))
         _check_finite(name, node)
@@ -328,6 +374,8 @@ def linearise(graph, dt: float) -> Linearised:
             bias = bias * s
         elif t == "Flatten":
             shape = (n_in,)
+        elif t == "Pass":
+            pass
         elif t == "Delay":
             d = np.asarray(node.delay, dtype=np.float64).reshape(-1)
             ticks = np.rint(d / dt).astype(np.int64)

@@ -278,3 +278,33 @@ def test_a_cycle_through_two_layers_is_reported_as_late():
                                     "(a cycle through several layers)"]
     assert "timing: edge 'B' -> 'A'" in prog.report()
     assert "; timing: edge 'B' -> 'A'" in prog.to_spk()
+
+
+def test_nested_recurrent_subgraph_compiles_like_the_flat_graph():
+    # snnTorch writes a recurrent layer as a nested NIRGraph with its own Input and Output
+    rng = np.random.default_rng(1)
+    w_in, w_rec, w_out = rng.normal(0, 1, (8, 4)) * 10, rng.normal(0, 1, (8, 8)) * 3, rng.normal(0, 1, (3, 8)) * 10
+
+    def lif(n):
+        return nir.CubaLIF(tau_syn=np.full(n, 1e-3), tau_mem=np.full(n, 2e-3), r=np.ones(n),
+                           v_leak=np.zeros(n), v_threshold=np.ones(n))
+    rnn = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([8])}), "lif": lif(8),
+        "w_rec": nir.Linear(weight=w_rec), "output": nir.Output(output_type={"output": np.array([8])}),
+    }, edges=[("input", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "output")])
+    nested = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([4])}), "fc1": nir.Linear(weight=w_in),
+        "rnn": rnn, "fc2": nir.Linear(weight=w_out), "lif2": lif(3),
+        "output": nir.Output(output_type={"output": np.array([3])}),
+    }, edges=[("input", "fc1"), ("fc1", "rnn.input"), ("rnn.output", "fc2"), ("fc2", "lif2"),
+              ("lif2", "output")], type_check=False)
+    flat = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([4])}), "fc1": nir.Linear(weight=w_in),
+        "lif": lif(8), "w_rec": nir.Linear(weight=w_rec), "fc2": nir.Linear(weight=w_out),
+        "lif2": lif(3), "output": nir.Output(output_type={"output": np.array([3])}),
+    }, edges=[("input", "fc1"), ("fc1", "lif"), ("lif", "w_rec"), ("w_rec", "lif"), ("lif", "fc2"),
+              ("fc2", "lif2"), ("lif2", "output")])
+    a = nt.from_nir(nested, dt=DT)
+    b = nt.from_nir(flat, dt=DT)
+    assert a.chip_image() == b.chip_image()
+    assert [r["node"] for r in a.report_rows()] == ["rnn.lif", "lif2"]
