@@ -279,6 +279,20 @@ def flatten(graph, prefix: str = ""):
     return nodes, edges, entry, exit_
 
 
+def _size_from_preds(name, nodes, preds):
+    """Shape of a neuron node whose parameters are scalars: its first sized predecessor's."""
+    for p in preds.get(name, []):
+        node = nodes[p]
+        t = type(node).__name__
+        if t in ("Affine", "Linear"):
+            return (int(np.asarray(node.weight).shape[0]),)
+        if t == "Input":
+            return _shape_of(node.input_type["input"])
+        if t == "Scale" and np.asarray(node.scale).size > 1:
+            return np.asarray(node.scale).shape
+    return None
+
+
 def linearise(graph, dt: float) -> Linearised:
     """Fold the linear nodes of ``graph`` into per-population terms (see module doc)."""
     import nir
@@ -304,7 +318,9 @@ def linearise(graph, dt: float) -> Linearised:
             out.input_shapes[name] = shp
         elif t in NEURON_TYPES:
             key = {"Threshold": "threshold", "I": "r"}.get(t, "r")
-            shp = np.asarray(getattr(node, key)).shape or (1,)
+            shp = np.asarray(getattr(node, key)).shape
+            if int(np.prod(shp)) <= 1:      # scalar parameters: the size comes from the input
+                shp = _size_from_preds(name, nodes, preds) or (1,)
             out.populations[name] = Population(name, t, node, tuple(shp))
     memo = {}
     stack = []

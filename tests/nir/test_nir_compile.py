@@ -308,3 +308,17 @@ def test_nested_recurrent_subgraph_compiles_like_the_flat_graph():
     b = nt.from_nir(flat, dt=DT)
     assert a.chip_image() == b.chip_image()
     assert [r["node"] for r in a.report_rows()] == ["rnn.lif", "lif2"]
+
+
+def test_scalar_neuron_parameters_take_their_size_from_the_input():
+    g = nir.NIRGraph(nodes={
+        "input": nir.Input(input_type={"input": np.array([3])}),
+        "fc": nir.Linear(weight=np.ones((5, 3)) * 10),
+        "lif": nir.LIF(tau=np.array(2e-3), r=np.array(1.0), v_leak=np.array(0.0), v_threshold=np.array(1.0)),
+        "out": nir.Output(output_type={"output": np.array([5])}),
+    }, edges=[("input", "fc"), ("fc", "lif"), ("lif", "out")], type_check=False)
+    prog = nt.from_nir(g, dt=DT)
+    assert prog.report_rows()[0]["neurons"] == 5
+    out = prog.run({"input": np.ones((20, 3), int)}, backend="reference")["out"]
+    # v += dt/tau * 30 = 1.5 > 1 every step: every neuron fires every step
+    assert out.shape == (20, 5) and out.sum() == 100
