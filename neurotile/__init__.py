@@ -249,11 +249,13 @@ class Program:
         write_atomic(path, data)
 
     def run(self, ticks: int | None = None, backend: str = "numba", seed: int | None = None) -> Result:
-        """Run on an emulator backend; ``ticks`` defaults to the last input spike + 1."""
+        """Run on an emulator backend. ``ticks``: how long (default: the last input spike + 1;
+        for a loaded program with its own code, a limit on it)."""
         from emulator import api
 
+        own_code = bool(self._p.code) and not self._events     # a loaded program: its own code
         return Result(self, api.run(self.image(ticks), backend=backend, seed=seed,
-                                    name=self._p.name or None))
+                                    ticks=ticks if own_code else None, name=self._p.name or None))
 
 
 class NIRProgram(Program):

@@ -13,7 +13,11 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pytest
+
+import neurotile as nt
+from emulator import api
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BLOCK = re.compile(r"(?:<!--\s*tutorial:\s*(?P<tag>[^>]*?)\s*-->\s*\n)?```(?P<lang>sh|python)\n(?P<body>.*?)```", re.S)
@@ -61,3 +65,31 @@ def test_builder_examples_run(tmp_path, monkeypatch, capsys):
     assert "tile 0: weights must lie in -127..127 (wbits = 8)" in out
     assert ".routes 0" in out                       # prog2.to_spk()
     assert "tile0" in out and "hops" in out        # to_nir nodes, the report
+
+
+def test_builder_runs_loaded_programs_with_their_own_code():
+    prog = nt.load(os.path.join(ROOT, "programs", "hello_lif.spk"))
+    assert prog.run(backend="reference").ticks == 40           # its own `run 40`
+    assert prog.run(ticks=5, backend="reference").ticks == 5   # a limit
+    assert prog.image() == api.load_bytes(os.path.join(ROOT, "programs", "hello_lif.spk"))
+
+
+def test_builder_refuses_bad_shapes_and_values_by_name():
+    prog = nt.Program(mesh=(2, 1))
+    t = prog.tile(0, axons=3, neurons=2, vth=10)
+    for bad, msg in ((np.zeros((2, 3)), "must have shape (axons, neurons) = (3, 2)"),
+                     (np.full((3, 2), 0.5), "must be integers"),
+                     (np.full((3, 2), 200), "must lie in -127..127")):
+        with pytest.raises(nt.UserError, match=re.escape(msg)):
+            t.weights = bad
+    with pytest.raises(nt.UserError, match="off the 2x1 mesh"):
+        prog.tile(5, axons=1, neurons=1)
+    with pytest.raises(nt.UserError, match="unknown tile field 'vthh'"):
+        prog.tile(1, axons=1, neurons=1, vthh=3)
+    with pytest.raises(nt.UserError, match="connect: 2 neurons onto 3 axons"):
+        prog.connect(t, prog.tile(1, axons=3, neurons=1), axons=[0, 1, 2])
+    with pytest.raises(nt.UserError, match="raster must be"):
+        prog.spikes(t, np.ones((4, 2), int))
+    prog.tiles()[0].params["vth"] = 0                            # out of range: the loader says so
+    with pytest.raises(nt.UserError, match="vth"):
+        prog.image()
