@@ -258,7 +258,7 @@ def flatten(graph, prefix: str = ""):
     def end(x, which):
         x = str(x)
         full = prefix + x
-        if full in nodes and not isinstance(nodes.get(full), type(None)):
+        if full in nodes:
             return full
         head, _dot, port = x.partition(".")
         table = entry if which == "dst" else exit_
@@ -295,8 +295,6 @@ def _size_from_preds(name, nodes, preds):
 
 def linearise(graph, dt: float) -> Linearised:
     """Fold the linear nodes of ``graph`` into per-population terms (see module doc)."""
-    import nir
-
     nodes, edges, _entry, _exit = flatten(graph)
     preds = {n: [] for n in nodes}
     for a, b in edges:
