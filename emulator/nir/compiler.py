@@ -118,6 +118,7 @@ class Compiled:
         import copy
 
         ev = []
+        ticks = steps + self.max_lag
         inputs = inputs or {}
         for name in inputs:
             if name not in self.inputs:
@@ -137,12 +138,11 @@ class Compiled:
             ts, js = np.nonzero(x)
             for t, j in zip(ts.tolist(), js.tolist()):
                 for tile, axon, shift in self.input_axons[name][j]:
-                    tick = t + shift
-                    if 0 <= tick:
+                    tick = t + shift            # NIR step t of a node `lag` ticks behind,
+                    if tick < ticks:            # `delay` steps later; past the run: unused
                         ev.extend([(tick, tile, axon, 0)] * int(x[t, j]))
         for tile, axon, start in self.bias_axons:
-            ev.extend((t, tile, axon, 0) for t in range(start, steps + start))
-        ticks = steps + self.max_lag
+            ev.extend((t, tile, axon, 0) for t in range(start, min(steps + start, ticks)))
         prog = copy.copy(self.program)
         prog.blocks = []
         prog.code = []
@@ -569,7 +569,7 @@ def compile_graph(graph_or_path, options: Options | None = None, **kw) -> Compil
             if sk[0] == "pop":
                 dests.setdefault((sk[1], sk[2]), {}).setdefault(i, []).append((plan.index, a))
             elif sk[0] == "in":
-                input_axons[sk[1]][i].append((plan.index, a, plan.lag - sk[2]))
+                input_axons[sk[1]][i].append((plan.index, a, plan.lag + sk[2]))
             elif sk[0] == "bias":
                 bias_axons.append((plan.index, a, plan.lag))
     prog = image.new_program(mesh_w=W_, mesh_h=H_, window=opt.window)
