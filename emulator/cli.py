@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "emulator.commands.view",
     "hil.commands",
     "emulator.commands.bench",
+    "emulator.commands.nir",
 )
 
 
